@@ -1,0 +1,64 @@
+"""Errors of the GitLab source, and their translation into one line a person can act on."""
+
+from typing import Iterator, Optional
+from urllib.parse import urlsplit, urlunsplit
+
+from requests import ConnectionError as RequestsConnectionError
+from requests import HTTPError, Response, Timeout
+
+
+class GitLabSourceError(Exception):
+    """A problem with the user's input or GitLab's answer, already phrased for a person."""
+
+
+def strip_query(url: str) -> str:
+    """Drops the query string from `url`, so messages never carry parameters."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="", fragment=""))
+
+
+def http_error_message(response: Response, what: str) -> str:
+    """Phrases GitLab's error `response` while fetching `what` as one actionable line."""
+    url = strip_query(response.url)
+    status = response.status_code
+    if status == 401:
+        return (
+            f"GitLab answered 401 Unauthorized on {url}: the token is missing, expired or revoked;"
+            " set sources.gitlab.access_token (or GITLAB_TOKEN) to a token with read_api scope"
+        )
+    if status == 403:
+        return f"GitLab answered 403 Forbidden on {url}: the token may not read {what}"
+    if status == 404:
+        return f"GitLab has no {what} at {url} (or the token cannot see it)"
+    if status == 429:
+        return f"GitLab kept answering 429 Too Many Requests on {url}: retry later or lower the request rate"
+    return f"GitLab answered {status} {response.reason} on {url} while fetching {what}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        nested = getattr(current, "exception", None)  # dlt's PipelineStepFailed keeps it here
+        current = current.__cause__ or current.__context__ or (
+            nested if isinstance(nested, BaseException) else None
+        )
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Finds the root cause of a failed run in `exc`'s chain and says it in one line."""
+    for cause in _causes(exc):
+        if isinstance(cause, GitLabSourceError):
+            return str(cause)
+    for cause in _causes(exc):
+        if isinstance(cause, HTTPError) and cause.response is not None:
+            return http_error_message(cause.response, "this resource")
+        if isinstance(cause, (RequestsConnectionError, Timeout)):
+            request = getattr(cause, "request", None)
+            where = strip_query(request.url) if request is not None and request.url else "GitLab"
+            return f"cannot reach {where}: check --base-url and the network ({type(cause).__name__})"
+    root = list(_causes(exc))[-1]
+    first_line = (str(root).strip().splitlines() or [""])[0]
+    return f"{type(root).__name__}: {first_line}"

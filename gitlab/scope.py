@@ -1,0 +1,97 @@
+"""Which groups and projects a run covers: the requested ones, their subgroups, their projects.
+
+See https://docs.gitlab.com/api/groups/ and https://docs.gitlab.com/api/projects/
+"""
+
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+from urllib.parse import quote
+
+from dlt.sources.helpers.rest_client import RESTClient
+
+from gitlab.errors import GitLabSourceError, http_error_message
+from gitlab.settings import PER_PAGE
+from rest_api import GitLabKeysetPaginator
+
+TDataItem = Dict[str, Any]
+
+
+def _path_param(group_or_project: str) -> str:
+    """GitLab takes a numeric id or the URL-encoded full path wherever it takes `:id`."""
+    return quote(str(group_or_project).strip("/"), safe="")
+
+
+class GitLabScope:
+    """Resolves the groups and projects of a run once, lazily, for the `groups` and `projects` tables.
+
+    Lazy, so that building the source does no I/O (Airflow parses DAG files often); once, so that
+    `groups` and `projects` do not ask GitLab twice.
+    """
+
+    def __init__(
+        self,
+        client: RESTClient,
+        group_paths: Sequence[str],
+        project_paths: Sequence[str],
+        include_subgroups: bool,
+        include_archived: bool,
+    ) -> None:
+        self.client = client
+        self.group_paths = list(group_paths)
+        self.project_paths = list(project_paths)
+        self.include_subgroups = include_subgroups
+        self.include_archived = include_archived
+        self._groups: Optional[List[TDataItem]] = None
+
+    def _get(self, path: str, what: str) -> TDataItem:
+        response = self.client.get(path)
+        if response.status_code != 200:
+            raise GitLabSourceError(http_error_message(response, what))
+        item: TDataItem = response.json()
+        return item
+
+    def check_access(self) -> None:
+        """Fails fast, before anything is extracted, on a bad token or an unknown group or project."""
+        for group in self.group_paths:
+            self._get(f"/groups/{_path_param(group)}", f"group '{group}'")
+        for project in self.project_paths:
+            self._get(f"/projects/{_path_param(project)}", f"project '{project}'")
+
+    def groups(self) -> Iterator[List[TDataItem]]:
+        """Yields the requested groups and, unless subgroups are off, all their descendants, each once."""
+        yield self._resolve_groups()
+
+    def _resolve_groups(self) -> List[TDataItem]:
+        if self._groups is None:
+            found: Dict[int, TDataItem] = {}
+            for path in self.group_paths:
+                group = self._get(f"/groups/{_path_param(path)}", f"group '{path}'")
+                found.setdefault(group["id"], group)
+                if self.include_subgroups:
+                    for page in self.client.paginate(
+                        f"/groups/{group['id']}/descendant_groups", params={"per_page": PER_PAGE}
+                    ):
+                        for subgroup in page:
+                            found.setdefault(subgroup["id"], subgroup)
+            self._groups = list(found.values())
+        return self._groups
+
+    def projects(self) -> Iterator[List[TDataItem]]:
+        """Pages of the projects directly in each group in scope, then the requested projects, each once."""
+        seen = set()
+        params: Dict[str, Any] = {"per_page": PER_PAGE, "with_shared": "false"}
+        if not self.include_archived:
+            params["archived"] = "false"
+        for group in self._resolve_groups():
+            for page in self.client.paginate(
+                f"/groups/{group['id']}/projects",
+                params=params,
+                paginator=GitLabKeysetPaginator(order_by="id", sort="asc"),
+            ):
+                fresh = [project for project in page if project["id"] not in seen]
+                seen.update(project["id"] for project in fresh)
+                yield fresh
+        for path in self.project_paths:
+            project = self._get(f"/projects/{_path_param(path)}", f"project '{path}'")
+            if project["id"] not in seen:
+                seen.add(project["id"])
+                yield [project]

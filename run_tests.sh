@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: installs what the tests need, then runs pytest.
+# Usage: ./run_tests.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+# The PostgreSQL tests start their own throwaway server from the OS packages.
+bash .ci/install-postgres.sh
+
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,106 @@
+"""Helpers shared by the tests: running the CLI for real, and reading what it loaded."""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import duckdb
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = REPO / "gitlab_pipeline.py"
+DATASET = "gitlab_data"
+
+# The keys a correct load is compared on, per table (the emulator keeps its own copy of this truth).
+TABLE_KEYS: Dict[str, Tuple[str, ...]] = {
+    "groups": ("id",),
+    "projects": ("id",),
+    "group_members": ("group_id", "id"),
+    "project_members": ("project_id", "id"),
+    "pipelines": ("id",),
+    "jobs": ("id",),
+    "issues": ("id",),
+    "issue_notes": ("id",),
+    "merge_requests": ("id",),
+    "merge_request_notes": ("id",),
+    "commits": ("project_id", "id"),
+    "branches": ("project_id", "name"),
+    "tags": ("project_id", "name"),
+    "releases": ("project_id", "tag_name"),
+    "milestones": ("id",),
+    "labels": ("id",),
+    "environments": ("id",),
+    "deployments": ("id",),
+}
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Workspace:
+    """A folder where the CLI runs as a user would: its own .dlt, DuckDB file and dlt data dir."""
+
+    def __init__(self, root: Path, token: Optional[str]) -> None:
+        self.root = root
+        self.token = token
+        self.data_dir = root / "dlt_data"
+        (root / ".dlt").mkdir(parents=True, exist_ok=True)
+        (root / ".dlt" / "config.toml").write_text((REPO / ".dlt" / "config.toml").read_text())
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.root / "gitlab_pipeline.duckdb"
+
+    def env(self, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__", "GITLAB_"))}
+        env["DLT_DATA_DIR"] = str(self.data_dir)
+        env["PYTHONPATH"] = str(REPO)
+        if self.token:
+            env["GITLAB_TOKEN"] = self.token
+        env.update(extra or {})
+        return env
+
+    def run(self, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 300) -> CliResult:
+        proc = subprocess.run(
+            [sys.executable, str(CLI), *args],
+            cwd=self.root,
+            env=self.env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def query(self, sql: str) -> List[tuple]:
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def tables(self) -> Set[str]:
+        rows = self.query(
+            f"select table_name from information_schema.tables where table_schema = '{DATASET}'"
+        )
+        return {name for (name,) in rows if not name.startswith("_dlt")}
+
+    def keys(self, table: str) -> List[tuple]:
+        columns = ", ".join(TABLE_KEYS[table])
+        return self.query(f"select {columns} from {DATASET}.{table}")
+
+
+def key_set(rows: Iterable[Sequence]) -> Set[tuple]:
+    return {tuple(row) for row in rows}
+
+
+def files_containing(root: Path, needle: str) -> List[Path]:
+    """Every file under `root` whose bytes contain `needle`."""
+    data = needle.encode()
+    return [path for path in root.rglob("*") if path.is_file() and data in path.read_bytes()]
