@@ -106,10 +106,14 @@ def data_location(pipeline: Pipeline) -> str:
 def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> List[str]:
     row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     tables = {name: count for name, count in sorted(row_counts.items()) if not name.startswith("_dlt")}
-    lines = [f"Loaded {sum(tables.values())} rows into {len(tables)} tables in {seconds:.1f} s"
+    top_level = {name: count for name, count in tables.items() if "__" not in name}
+    nested = {name: count for name, count in tables.items() if "__" in name}
+    lines = [f"Loaded {sum(top_level.values())} rows into {len(top_level)} tables in {seconds:.1f} s"
              f" with {stats.requests} GitLab requests:"]
-    width = max((len(name) for name in tables), default=0)
-    lines += [f"  {name:<{width}}  {count:>8}" for name, count in tables.items()]
+    width = max((len(name) for name in top_level), default=0)
+    lines += [f"  {name:<{width}}  {count:>8}" for name, count in top_level.items()]
+    if nested:
+        lines.append(f"  and {sum(nested.values())} rows of nested lists in {len(nested)} child tables")
     if stats.denied:
         lines.append(f"Skipped, the token may not read them ({len(stats.denied)} project(s)):")
         lines += [f"  {line}" for line in stats.denied_summary()]
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         pipeline_name=PIPELINE_NAME,
         destination=args.destination,
         dataset_name=args.dataset,
-        progress=LogCollector(log_period=PROGRESS_LOG_PERIOD_SECONDS, logger=sys.stderr, dump_system_stats=False),
+        progress=LogCollector(log_period=PROGRESS_LOG_PERIOD_SECONDS, logger=sys.stdout, dump_system_stats=False),
     )
     started = time.monotonic()
     load_info = pipeline.run(source, refresh="drop_sources" if args.full_refresh else None)

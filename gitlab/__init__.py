@@ -11,6 +11,7 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
+from gitlab.cursors import CURSORS_RESOURCE, project_cursors
 from gitlab.errors import GitLabSourceError
 from gitlab.http import GitLabRunStats, make_session
 from gitlab.resources import declared_resources
@@ -108,6 +109,9 @@ def gitlab_source(
     denied_actions = [
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
+    projects_resource = dlt.resource(
+        _deferred(scope.projects), name="projects", primary_key="id", write_disposition="merge"
+    )
     config: RESTAPIConfig = {
         "client": {"base_url": url, "auth": auth, "paginator": "gitlab_link", "session": session},
         "resource_defaults": {
@@ -115,8 +119,9 @@ def gitlab_source(
         },
         "resources": [
             dlt.resource(_deferred(scope.groups), name="groups", primary_key="id", write_disposition="merge"),
-            dlt.resource(_deferred(scope.projects), name="projects", primary_key="id", write_disposition="merge"),
-            *declared_resources(start_date, denied_actions),
+            projects_resource,
+            dlt.transformer(project_cursors(start_date), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False),
+            *declared_resources(denied_actions),
         ],
     }
     return rest_api_resources(config)

@@ -4,15 +4,19 @@ Each entry started as an endpoint of the generated catalogue (`rest_api/generate
 curation knows: parent→child `resolve`, keys unique across projects, `merge` or `replace`, cursors.
 """
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from dlt.sources.rest_api import EndpointResource
 
+from gitlab.cursors import CURSORS_RESOURCE, INCREMENTAL_TABLES, CursorFilter
 from gitlab.transforms import commit_dates_in_utc, rename_parent_key
 
 TResponseAction = Any
 
 PROJECT = "/projects/{resources.projects.id}"
+# Incremental endpoints hang off `project_cursors`, whose rows carry each project's resume points.
+CURSOR_PROJECT = f"/projects/{{resources.{CURSORS_RESOURCE}.id}}"
+NEWEST_LAST = {"order_by": "updated_at", "sort": "asc"}
 WITH_PROJECT_ID = {
     "include_from_parent": ["id"],
     "processing_steps": [{"map": rename_parent_key("_projects_id", "project_id")}],
@@ -22,10 +26,43 @@ SNAPSHOT = {"write_disposition": "replace"}
 MERGED = {"write_disposition": "merge"}
 
 
-def _updated_since(start_date: str, cursor: str = "updated_at", param: str = "updated_after") -> Dict[str, Any]:
+def incremental_resource(
+    table: str,
+    path: str,
+    params: Optional[Dict[str, Any]] = None,
+    rows_have_project_id: bool = True,
+    **endpoint: Any,
+) -> EndpointResource:
+    """A merged resource under `project_cursors` that resumes at each project's own cursor.
+
+    Args:
+        table (str): Table name, a key of `INCREMENTAL_TABLES`.
+        path (str): Endpoint path below `/projects/:id`.
+        params (dict, optional): Further query parameters.
+        rows_have_project_id (bool): False when GitLab's rows lack `project_id`, which is then added.
+        **endpoint: Further endpoint settings, e.g. `response_actions`.
+
+    Returns:
+        EndpointResource: The resource's declaration.
+    """
+    _, cursor_param = INCREMENTAL_TABLES[table]
+    steps: List[Dict[str, Any]] = []
+    resource: Dict[str, Any] = {}
+    if not rows_have_project_id:
+        resource["include_from_parent"] = ["id"]
+        steps.append({"map": rename_parent_key(f"_{CURSORS_RESOURCE}_id", "project_id")})
+    steps.append({"filter": CursorFilter(table)})
     return {
-        "params": {param: "{incremental.start_value}"},
-        "incremental": {"cursor_path": cursor, "initial_value": start_date},
+        "name": table,
+        "primary_key": ["project_id", "id"] if table == "commits" else "id",
+        **MERGED,
+        "endpoint": {
+            "path": f"{CURSOR_PROJECT}/{path}",
+            "params": {cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})},
+            **endpoint,
+        },
+        "processing_steps": steps,
+        **resource,
     }
 
 
@@ -50,18 +87,10 @@ def member_resources() -> List[EndpointResource]:
     ]
 
 
-def ci_resources(start_date: str) -> List[EndpointResource]:
+def ci_resources() -> List[EndpointResource]:
     """`pipelines` (by `updated_after`), their `jobs` (retried too), `environments`, `deployments`."""
     return [
-        {
-            "name": "pipelines",
-            "primary_key": "id",
-            **MERGED,
-            "endpoint": {
-                "path": f"{PROJECT}/pipelines",
-                **_merge_params(_updated_since(start_date), {"order_by": "updated_at", "sort": "asc"}),
-            },
-        },
+        incremental_resource("pipelines", "pipelines", NEWEST_LAST),
         {
             "name": "jobs",
             "primary_key": "id",
@@ -78,34 +107,14 @@ def ci_resources(start_date: str) -> List[EndpointResource]:
             "endpoint": {"path": f"{PROJECT}/environments"},
             **WITH_PROJECT_ID,
         },
-        {
-            "name": "deployments",
-            "primary_key": "id",
-            **MERGED,
-            "endpoint": {
-                "path": f"{PROJECT}/deployments",
-                **_merge_params(_updated_since(start_date), {"order_by": "updated_at", "sort": "asc"}),
-            },
-            **WITH_PROJECT_ID,
-        },
+        incremental_resource("deployments", "deployments", NEWEST_LAST, rows_have_project_id=False),
     ]
 
 
-def issue_resources(start_date: str) -> List[EndpointResource]:
+def issue_resources() -> List[EndpointResource]:
     """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
     return [
-        {
-            "name": "issues",
-            "primary_key": "id",
-            **MERGED,
-            "endpoint": {
-                "path": f"{PROJECT}/issues",
-                **_merge_params(
-                    _updated_since(start_date),
-                    {"scope": "all", "state": "all", "order_by": "updated_at", "sort": "asc"},
-                ),
-            },
-        },
+        incremental_resource("issues", "issues", {"scope": "all", "state": "all", **NEWEST_LAST}),
         {
             "name": "issue_notes",
             "primary_key": "id",
@@ -131,21 +140,12 @@ def issue_resources(start_date: str) -> List[EndpointResource]:
     ]
 
 
-def merge_request_resources(start_date: str) -> List[EndpointResource]:
+def merge_request_resources() -> List[EndpointResource]:
     """`merge_requests` (by `updated_after`) with their `merge_request_notes`."""
     return [
-        {
-            "name": "merge_requests",
-            "primary_key": "id",
-            **MERGED,
-            "endpoint": {
-                "path": f"{PROJECT}/merge_requests",
-                **_merge_params(
-                    _updated_since(start_date),
-                    {"scope": "all", "state": "all", "order_by": "updated_at", "sort": "asc"},
-                ),
-            },
-        },
+        incremental_resource(
+            "merge_requests", "merge_requests", {"scope": "all", "state": "all", **NEWEST_LAST}
+        ),
         {
             "name": "merge_request_notes",
             "primary_key": "id",
@@ -158,20 +158,15 @@ def merge_request_resources(start_date: str) -> List[EndpointResource]:
     ]
 
 
-def repository_resources(start_date: str, denied_actions: List[TResponseAction]) -> List[EndpointResource]:
+def repository_resources(denied_actions: List[TResponseAction]) -> List[EndpointResource]:
     """`commits` (by `since`), `branches`, `tags` and `releases`."""
     return [
-        {
-            "name": "commits",
-            "primary_key": ["project_id", "id"],
-            **MERGED,
-            "endpoint": {
-                "path": f"{PROJECT}/repository/commits",
-                **_updated_since(start_date, cursor="committed_date", param="since"),
-                "response_actions": [*denied_actions, {"status_code": 200, "action": commit_dates_in_utc}],
-            },
-            **WITH_PROJECT_ID,
-        },
+        incremental_resource(
+            "commits",
+            "repository/commits",
+            rows_have_project_id=False,
+            response_actions=[*denied_actions, {"status_code": 200, "action": commit_dates_in_utc}],
+        ),
         {
             "name": "branches",
             "primary_key": ["project_id", "name"],
@@ -196,16 +191,12 @@ def repository_resources(start_date: str, denied_actions: List[TResponseAction])
     ]
 
 
-def _merge_params(endpoint: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
-    return {**endpoint, "params": {**endpoint.get("params", {}), **params}}
-
-
-def declared_resources(start_date: str, denied_actions: List[TResponseAction]) -> List[EndpointResource]:
-    """All declarative resources, children of the hand-resolved `groups` and `projects`."""
+def declared_resources(denied_actions: List[TResponseAction]) -> List[EndpointResource]:
+    """All declarative resources, children of `groups`, `projects` and `project_cursors`."""
     return [
         *member_resources(),
-        *ci_resources(start_date),
-        *issue_resources(start_date),
-        *merge_request_resources(start_date),
-        *repository_resources(start_date, denied_actions),
+        *ci_resources(),
+        *issue_resources(),
+        *merge_request_resources(),
+        *repository_resources(denied_actions),
     ]

@@ -42,19 +42,12 @@ class GitLabScope:
         self.include_archived = include_archived
         self._groups: Optional[List[TDataItem]] = None
 
-    def _get(self, path: str, what: str) -> TDataItem:
-        response = self.client.get(path)
+    def _get(self, path: str, what: str, **params: str) -> TDataItem:
+        response = self.client.get(path, params=params)
         if response.status_code != 200:
             raise GitLabSourceError(http_error_message(response, what))
         item: TDataItem = response.json()
         return item
-
-    def check_access(self) -> None:
-        """Fails fast, before anything is extracted, on a bad token or an unknown group or project."""
-        for group in self.group_paths:
-            self._get(f"/groups/{_path_param(group)}", f"group '{group}'")
-        for project in self.project_paths:
-            self._get(f"/projects/{_path_param(project)}", f"project '{project}'")
 
     def groups(self) -> Iterator[List[TDataItem]]:
         """Yields the requested groups and, unless subgroups are off, all their descendants, each once."""
@@ -64,7 +57,8 @@ class GitLabScope:
         if self._groups is None:
             found: Dict[int, TDataItem] = {}
             for path in self.group_paths:
-                group = self._get(f"/groups/{_path_param(path)}", f"group '{path}'")
+                # GitLab embeds a group's projects unless told not to; they are listed apart, by keyset
+                group = self._get(f"/groups/{_path_param(path)}", f"group '{path}'", with_projects="false")
                 found.setdefault(group["id"], group)
                 if self.include_subgroups:
                     for page in self.client.paginate(

@@ -1,0 +1,178 @@
+"""The CLI end to end against the GitLab emulator over real HTTP: exact loads, increments, bad input."""
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from gitlab_emulator import TOKENS
+from tests.utils import DATASET, TABLE_KEYS, Workspace, files_containing, key_set
+
+SCOPES = {
+    "group with nested subgroups": (["--group", "acme"], {}),
+    "no subgroups": (["--group", "acme", "--no-subgroups"], {"include_subgroups": False}),
+    "archived included": (["--group", "acme", "--include-archived"], {"include_archived": True}),
+    "project list": (
+        ["--project", "acme/platform/legacy", "--project", "105"],
+        {"groups": (), "projects": ("acme/platform/legacy", "105")},
+    ),
+    "group and a project outside it": (
+        ["--group", "acme/platform", "--project", "acme/website"],
+        {"groups": ("acme/platform",), "projects": ("acme/website",)},
+    ),
+}
+# child table → (its parent-key column, parent table, the parent's key column)
+PARENT_KEYS = [
+    ("jobs", "pipeline__id", "pipelines", "id"),
+    ("issue_notes", "noteable_id", "issues", "id"),
+    ("merge_request_notes", "noteable_id", "merge_requests", "id"),
+    ("group_members", "group_id", "groups", "id"),
+    *[(table, "project_id", "projects", "id") for table in (
+        "project_members", "pipelines", "environments", "deployments", "issues", "milestones", "labels",
+        "merge_requests", "commits", "branches", "tags", "releases")],
+]
+
+
+def assert_load_equals_truth(workspace: Workspace, emulator, **scope) -> None:
+    loaded_tables = workspace.tables()
+    for table in TABLE_KEYS:
+        truth = emulator.truth(table, **scope)
+        rows = workspace.keys(table) if table in loaded_tables else []
+        assert len(rows) == len(set(rows)), f"{table} has duplicate keys"
+        assert key_set(rows) == truth, f"{table}: missing {truth - key_set(rows)}, extra {key_set(rows) - truth}"
+
+
+def assert_children_carry_parent_keys(workspace: Workspace) -> None:
+    loaded_tables = workspace.tables()
+    for child, column, parent, parent_column in PARENT_KEYS:
+        if child not in loaded_tables:
+            continue
+        orphans = workspace.query(
+            f"select count(*) from {DATASET}.{child} where {column} is null or {column} not in"
+            f" (select {parent_column} from {DATASET}.{parent})"
+        )[0][0]
+        assert orphans == 0, f"{child}.{column} has {orphans} rows without a parent in {parent}"
+
+
+@pytest.mark.parametrize("scope_name", list(SCOPES))
+def test_first_load_equals_the_emulators_truth(emulator, workspace, scope_name):
+    args, scope = SCOPES[scope_name]
+    result = workspace.run("--base-url", emulator.base_url, *args)
+    assert result.returncode == 0, result.output
+    assert "Traceback" not in result.output
+    assert_load_equals_truth(workspace, emulator, **scope)
+    assert_children_carry_parent_keys(workspace)
+
+
+def _requested_ids(emulator, pattern: str) -> set:
+    return {tuple(int(g) for g in m.groups()) for r in emulator.requests if (m := re.fullmatch(pattern, r.path))}
+
+
+def test_incremental_run_merges_changes_and_fetches_only_changed_parents(emulator, workspace):
+    args = ["--base-url", emulator.base_url, "--group", "acme"]
+    assert workspace.run(*args).returncode == 0
+    before = emulator.now
+    emulator.advance(hours=24)
+    emulator.reset_counters()
+
+    result = workspace.run(*args)
+    assert result.returncode == 0, result.output
+    assert_load_equals_truth(workspace, emulator)
+    assert_children_carry_parent_keys(workspace)
+
+    # updated rows carry GitLab's new values, not the first run's
+    for table, columns in {"pipelines": ("id", "status", "updated_at"), "issues": ("id", "title", "state"),
+                           "merge_requests": ("id", "state", "merged_at")}.items():
+        truth = {tuple(str(row[c]) if row[c] is not None else None for c in columns)
+                 for row in emulator.truth_rows(table)}
+        loaded = workspace.query(f"select {', '.join(columns)} from {DATASET}.{table}")
+        normalised = {tuple(_as_gitlab_text(v) for v in row) for row in loaded}
+        assert normalised == truth, table
+
+    # children were fetched again only for the parents that changed
+    changed_pipelines = {(p,) for p in emulator.changed_since("pipelines", before)}
+    assert changed_pipelines, "time travel changed no pipeline"
+    assert _requested_ids(emulator, r"/api/v4/projects/\d+/pipelines/(\d+)/jobs") == changed_pipelines
+    for table, path in (("issues", "issues"), ("merge_requests", "merge_requests")):
+        changed = emulator.changed_since(table, before)
+        assert changed
+        assert _requested_ids(emulator, rf"/api/v4/projects/(\d+)/{path}/(\d+)/notes") == changed
+
+    # a run with nothing new adds nothing and reads no child again
+    emulator.reset_counters()
+    counts = {table: workspace.query(f"select count(*) from {DATASET}.{table}")[0][0] for table in TABLE_KEYS}
+    assert workspace.run(*args).returncode == 0
+    assert counts == {table: workspace.query(f"select count(*) from {DATASET}.{table}")[0][0] for table in TABLE_KEYS}
+    assert emulator.request_count(r"/jobs$") == 0
+    assert emulator.request_count(r"/notes$") == 0
+
+
+def _as_gitlab_text(value):
+    """DuckDB hands timestamps back as datetimes; GitLab prints them as `...T...000Z`."""
+    if isinstance(value, datetime):
+        utc = value.astimezone(timezone.utc)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return None if value is None else str(value)
+
+
+def test_a_forbidden_project_is_warned_once_and_counted(emulator, workspace):
+    result = workspace.run("--base-url", emulator.base_url, "--group", "acme/data")
+    assert result.returncode == 0, result.output
+    restricted = next(p["id"] for p in emulator.truth_rows("projects", groups=("acme/data",))
+                      if p["path_with_namespace"] == "acme/data/restricted")
+    warnings = [line for line in result.stderr.splitlines() if "403" in line and f"/projects/{restricted}/" in line]
+    assert len(warnings) == 1, result.stderr
+    assert f"project {restricted}: 3 endpoint(s) denied" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "case, args, env, message",
+    [
+        ("no token", ["--group", "acme"], {"GITLAB_TOKEN": ""}, "no GitLab token"),
+        ("rejected token", ["--group", "acme"], {"GITLAB_TOKEN": "glpat-revoked"}, "401 Unauthorized"),
+        ("unknown group", ["--group", "no-such-group"], {}, "group 'no-such-group'"),
+        ("unknown project", ["--project", "acme/no-such-project"], {}, "project 'acme/no-such-project'"),
+        ("invisible project", ["--project", "acme/secret-project"], {}, "project 'acme/secret-project'"),
+        ("bad --since", ["--group", "acme", "--since", "last tuesday"], {}, "--since 'last tuesday'"),
+        ("unknown resource", ["--group", "acme", "--resources", "jobs,wikis"], {}, "unknown resource(s) wikis"),
+        ("unknown destination", ["--group", "acme", "--destination", "oracle"], {}, "unknown destination 'oracle'"),
+        ("nothing to load", [], {}, "name at least one group or project"),
+    ],
+)
+def test_bad_input_gives_one_line_and_a_non_zero_exit(emulator, workspace, case, args, env, message):
+    result = workspace.run("--base-url", emulator.base_url, *args, env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert not workspace.duckdb_path.exists() or not (workspace.tables() & set(TABLE_KEYS))
+
+
+def test_unreachable_gitlab_gives_one_line(workspace):
+    result = workspace.run("--base-url", "http://127.0.0.1:9", "--group", "acme")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: cannot reach http://127.0.0.1:9/api/v4/groups/acme: check --base-url and the network (ConnectionError)"
+    ]
+
+
+def test_a_failed_run_leaves_the_previous_load_intact(emulator, workspace):
+    args = ["--base-url", emulator.base_url, "--group", "acme"]
+    assert workspace.run(*args).returncode == 0
+    counts = {table: workspace.query(f"select count(*) from {DATASET}.{table}")[0][0] for table in TABLE_KEYS}
+    emulator.advance(hours=24)
+    failed = workspace.run(*args, env={"GITLAB_TOKEN": "glpat-revoked"})
+    assert failed.returncode != 0
+    assert counts == {table: workspace.query(f"select count(*) from {DATASET}.{table}")[0][0] for table in TABLE_KEYS}
+    assert workspace.run(*args).returncode == 0
+    assert_load_equals_truth(workspace, emulator)
+
+
+@pytest.mark.parametrize("kind", ["maintainer", "oauth", "job"])
+def test_the_token_never_leaves_the_wire(emulator, workspace, kind):
+    token = TOKENS[kind]
+    result = workspace.run("--base-url", emulator.base_url, "--group", "acme", env={"GITLAB_TOKEN": token})
+    assert result.returncode == 0, result.output
+    assert token not in result.output
+    assert files_containing(workspace.root, token) == []
+    assert all(token not in r.path and token not in str(r.query) for r in emulator.requests)
