@@ -1,0 +1,42 @@
+"""The standalone server: `python -m gitlab_emulator` prints its URL, serves, and exits cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from gitlab_emulator import TOKENS, seed_world
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_standalone_server_prints_url_and_stops_on_sigterm() -> None:
+    command = [sys.executable, "-m", "gitlab_emulator", "--port", "0", "--latency-ms", "5", "--jobs", "400",
+               "--rate-limit", "100/60", "--max-concurrency", "4"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert line.startswith("GITLAB_EMULATOR_URL=http://127.0.0.1:")
+        base = line.split("=", 1)[1]
+        response = requests.get(f"{base}/api/v4/groups/acme%2Fperf/projects",
+                                headers={"PRIVATE-TOKEN": TOKENS["maintainer"]}, timeout=10)
+        assert response.status_code == 200 and response.headers["RateLimit-Limit"] == "100"
+        assert len(response.json()) == 4
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+
+
+def test_perf_world_holds_about_n_finished_jobs() -> None:
+    world = seed_world(jobs=1000)
+    perf = {p.id for p in world.projects.values() if p.path_with_namespace.startswith("acme/perf/")}
+    jobs = [j for j in world.jobs.values() if j.project_id in perf]
+    assert len(perf) == 4 and 1000 <= len(jobs) < 1005
+    assert all(j.status in ("success", "failed") for j in jobs)
+    default = seed_world()
+    assert {j.id for j in default.jobs.values()} <= set(world.jobs)

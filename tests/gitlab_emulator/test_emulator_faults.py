@@ -1,0 +1,97 @@
+"""Rate limiting, fault injection, latency, server-side concurrency and the request counters."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from gitlab_emulator import TOKENS, GitLabEmulator
+from gitlab_emulator.faults import RateLimiter
+
+HEADERS = {"PRIVATE-TOKEN": TOKENS["maintainer"]}
+
+
+def test_rate_limit_answers_429_with_headers() -> None:
+    with GitLabEmulator(rate_limit=(5, 30)) as emu:
+        url = f"{emu.base_url}/api/v4/projects"
+        answers = [requests.get(url, headers=HEADERS) for _ in range(7)]
+    assert [r.status_code for r in answers] == [200] * 5 + [429] * 2
+    ok, limited = answers[0], answers[5]
+    assert ok.headers["RateLimit-Limit"] == "5" and ok.headers["RateLimit-Observed"] == "1"
+    assert ok.headers["RateLimit-Remaining"] == "4" and "Retry-After" not in ok.headers
+    assert limited.text == "Retry later\n" and limited.headers["RateLimit-Remaining"] == "0"
+    assert limited.headers["RateLimit-Observed"] == "6" and 1 <= int(limited.headers["Retry-After"]) <= 30
+    reset = int(limited.headers["RateLimit-Reset"])
+    assert 0 < reset - time.time() <= 31
+    assert email.utils.parsedate_to_datetime(limited.headers["RateLimit-ResetTime"]).timestamp() == reset
+    assert [r.status for r in emu.requests] == [200] * 5 + [429] * 2
+
+
+def test_rate_limit_window_resets() -> None:
+    clock = [100.0]
+    limiter = RateLimiter(2, 10, monotonic=lambda: clock[0], wall=lambda: 1_700_000_000 + clock[0])
+    assert [limiter.hit().limited for _ in range(3)] == [False, False, True]
+    clock[0] += 9.5
+    denied = limiter.hit()
+    assert denied.limited and denied.headers["Retry-After"] == "1"
+    clock[0] += 0.5
+    fresh = limiter.hit()
+    assert not fresh.limited and fresh.headers["RateLimit-Observed"] == "1"
+    assert fresh.headers["RateLimit-Reset"] == str(1_700_000_000 + 120)
+
+
+def test_faults_hit_only_matching_paths_and_are_recorded() -> None:
+    with GitLabEmulator(fault_rate=0.6, fault_path_pattern=r"/trace$") as emu:
+        api_id = emu.world.project_by_path["acme/platform/api"].id
+        job = next(j for j in emu.world.project_jobs[api_id] if j.status == "success")
+        trace_url = f"{emu.base_url}/api/v4/projects/{job.project_id}/jobs/{job.id}/trace"
+        outcomes = []
+        for _ in range(40):
+            try:
+                outcomes.append(requests.get(trace_url, headers=HEADERS, timeout=5).status_code)
+            except requests.ConnectionError:
+                outcomes.append(0)
+        others = [requests.get(f"{emu.base_url}/api/v4/projects/{api_id}/jobs", headers=HEADERS).status_code
+                  for _ in range(10)]
+        records = emu.requests
+    assert others == [200] * 10
+    assert 200 in outcomes and {0, 500, 502, 503} & set(outcomes)
+    assert set(outcomes) <= {0, 200, 500, 502, 503}
+    assert [r.status for r in records if r.path.endswith("/trace")] == outcomes
+    assert emu.request_count(r"/trace$") == 40 and emu.request_count(rf"^/api/v4/projects/{api_id}/jobs$") == 10
+
+
+def test_server_error_bodies() -> None:
+    with GitLabEmulator(fault_rate=1.0) as emu:
+        seen: dict[int, requests.Response] = {}
+        for _ in range(30):
+            try:
+                response = requests.get(f"{emu.base_url}/api/v4/version", headers=HEADERS, timeout=5)
+                seen[response.status_code] = response
+            except requests.ConnectionError:
+                seen[0] = None  # type: ignore[assignment]
+    assert set(seen) == {0, 500, 502, 503}
+    assert seen[500].json() == {"message": "500 Internal Server Error"}
+    assert "502 Bad Gateway" in seen[502].text and seen[503].headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("max_concurrency", [None, 2])
+def test_peak_in_flight_and_queueing(max_concurrency: int | None) -> None:
+    with GitLabEmulator(latency_seconds=0.2, max_concurrency=max_concurrency) as emu:
+        url = f"{emu.base_url}/api/v4/version"
+        emu.reset_counters()
+        started = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: requests.get(url, headers=HEADERS).status_code, range(8)))
+        elapsed = time.monotonic() - started
+        assert statuses == [200] * 8 and emu.peak_in_flight == 8
+        if max_concurrency:
+            assert elapsed >= 4 * 0.2 * 0.95
+        else:
+            assert elapsed < 4 * 0.2
+        emu.reset_counters()
+        assert emu.requests == [] and emu.peak_in_flight == 0
