@@ -9,7 +9,8 @@ import sys
 import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import dlt
 from dlt.common.runtime.collector import LogCollector
@@ -20,7 +21,10 @@ from gitlab.errors import GitLabSourceError, describe_failure
 from gitlab.http import GitLabRunStats
 from gitlab.settings import DEFAULT_DATASET, PIPELINE_NAME
 
-DESTINATIONS = ("duckdb",)
+DESTINATIONS = ("duckdb", "postgres", "alloydb")
+SCHEMA_CONTRACT_MODES = ("evolve", "freeze", "discard_row", "discard_value")
+SCHEMA_CONTRACT_ENTITIES = ("tables", "columns", "data_type")
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 DEMO_GROUP = "acme"
 PROGRESS_LOG_PERIOD_SECONDS = 10.0
 
@@ -39,7 +43,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="full path or id of a project to load (repeatable)")
     parser.add_argument("--base-url", help="GitLab URL, e.g. https://gitlab.example.com (default gitlab.com)")
     parser.add_argument("--resources", help="comma-separated tables to load (default: all)")
-    parser.add_argument("--destination", default="duckdb", help=f"one of {', '.join(DESTINATIONS)}")
+    parser.add_argument("--destination", default="duckdb", help=f"one of {', '.join(DESTINATIONS)} (default duckdb)")
+    parser.add_argument("--schema-contract", metavar="MODE",
+                        help="evolve (default), freeze, or per entity, e.g. columns=freeze,data_type=evolve")
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset/schema name (default {DEFAULT_DATASET})")
     parser.add_argument("--since", help="ISO date or datetime where the first incremental load starts")
     parser.add_argument("--full-refresh", action="store_true", help="drop this source's tables and state, reload all")
@@ -61,6 +67,39 @@ def parse_since(value: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str, str]]]:
+    """`--schema-contract` as dlt takes it: one mode for everything, or a mode per entity."""
+    if not value:
+        return None
+    value = value.strip()
+    if "=" not in value:
+        if value not in SCHEMA_CONTRACT_MODES:
+            raise GitLabSourceError(
+                f"unknown schema contract {value!r}: use one of {', '.join(SCHEMA_CONTRACT_MODES)}"
+                f" or ENTITY=MODE pairs with ENTITY in {', '.join(SCHEMA_CONTRACT_ENTITIES)}"
+            )
+        return value
+    contract: Dict[str, str] = {}
+    for pair in value.split(","):
+        entity, _, mode = (part.strip() for part in pair.partition("="))
+        if entity not in SCHEMA_CONTRACT_ENTITIES or mode not in SCHEMA_CONTRACT_MODES:
+            raise GitLabSourceError(
+                f"bad schema contract {pair!r}: ENTITY=MODE with ENTITY in {', '.join(SCHEMA_CONTRACT_ENTITIES)}"
+                f" and MODE in {', '.join(SCHEMA_CONTRACT_MODES)}"
+            )
+        contract[entity] = mode
+    return contract
+
+
+def make_destination(name: str) -> Any:
+    """AlloyDB speaks PostgreSQL: it is dlt's postgres destination under its own credentials section."""
+    if name not in DESTINATIONS:
+        raise GitLabSourceError(f"unknown destination {name!r}: choose from {', '.join(DESTINATIONS)}")
+    if name == "alloydb":
+        return dlt.destinations.postgres(destination_name="alloydb")
+    return name
 
 
 def source_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
@@ -97,7 +136,7 @@ def data_location(pipeline: Pipeline) -> str:
     """Where the loaded data lives, with no password in it."""
     credentials = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
     database = getattr(credentials, "database", None) or "?"
-    if pipeline.destination.destination_name == "duckdb":
+    if pipeline.destination.destination_type.endswith(".duckdb"):
         return f"DuckDB file {database}, dataset {pipeline.dataset_name}"
     host = getattr(credentials, "host", "?")
     return f"{pipeline.destination.destination_name} {host}/{database}, schema {pipeline.dataset_name}"
@@ -122,9 +161,24 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> 
     return lines
 
 
+def abort_pending_packages(pipeline: Pipeline) -> None:
+    """After a failed run, drops what it left pending and restores the state from before it.
+
+    Otherwise the next run would first retry the same package (e.g. one a frozen schema contract
+    refused) while its cursors already moved on; with state restored, the next run fetches again.
+    """
+    try:
+        if pipeline.has_pending_data:
+            pipeline.abort_packages()
+    except Exception:  # the original failure is what the user must see
+        logger.debug("could not abort the pending packages", exc_info=True)
+
+
 def run(args: argparse.Namespace, stack: ExitStack) -> int:
-    if args.destination not in DESTINATIONS:
-        raise GitLabSourceError(f"unknown destination {args.destination!r}: choose from {', '.join(DESTINATIONS)}")
+    destination = make_destination(args.destination)
+    schema_contract = parse_schema_contract(
+        args.schema_contract or dlt.config.get("sources.gitlab.schema_contract", str)
+    )
     kwargs = source_kwargs(args)
     if args.demo:
         from gitlab_emulator import TOKENS, GitLabEmulator
@@ -137,13 +191,21 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
     source = select_resources(gitlab_source(run_stats=stats, **kwargs), args.resources)
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=args.destination,
+        destination=destination,
         dataset_name=args.dataset,
+        import_schema_path=str(SCHEMAS_DIR / "import"),
+        export_schema_path=dlt.config.get("gitlab_pipeline.export_schema_path", str) or str(SCHEMAS_DIR / "export"),
         progress=LogCollector(log_period=PROGRESS_LOG_PERIOD_SECONDS, logger=sys.stdout, dump_system_stats=False),
     )
     started = time.monotonic()
-    load_info = pipeline.run(source, refresh="drop_sources" if args.full_refresh else None)
-    load_info.raise_on_failed_jobs()
+    try:
+        load_info = pipeline.run(
+            source, refresh="drop_sources" if args.full_refresh else None, schema_contract=schema_contract
+        )
+        load_info.raise_on_failed_jobs()
+    except Exception:
+        abort_pending_packages(pipeline)
+        raise
     print("\n".join(summary_lines(pipeline, stats, time.monotonic() - started)))
     return 0
 

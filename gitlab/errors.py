@@ -6,6 +6,9 @@ from urllib.parse import urlsplit, urlunsplit
 from requests import ConnectionError as RequestsConnectionError
 from requests import HTTPError, Response, Timeout
 
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.schema.exceptions import DataValidationError
+
 
 class GitLabSourceError(Exception):
     """A problem with the user's input or GitLab's answer, already phrased for a person."""
@@ -47,11 +50,30 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         )
 
 
+def _contract_message(error: DataValidationError) -> str:
+    what = f"column {error.column_name!r} of table {error.table_name!r}" if error.column_name else f"table {error.table_name!r}"
+    return (
+        f"schema contract {error.schema_entity}={error.contract_mode} stops the load: GitLab sent a new"
+        f" {what}; nothing was loaded (rerun with --schema-contract evolve to accept it)"
+    )
+
+
+def _config_message(error: ConfigFieldMissingException) -> str:
+    fields = ", ".join(error.fields)
+    return f"missing configuration {fields} for {error.spec_name}: set it in .dlt/secrets.toml or the environment"
+
+
 def describe_failure(exc: BaseException) -> str:
     """Finds the root cause of a failed run in `exc`'s chain and says it in one line."""
     for cause in _causes(exc):
         if isinstance(cause, GitLabSourceError):
             return str(cause)
+        if isinstance(cause, DataValidationError):
+            return _contract_message(cause)
+        if isinstance(cause, ConfigFieldMissingException):
+            return _config_message(cause)
+        if type(cause).__name__ == "OperationalError" and type(cause).__module__.startswith("psycopg2"):
+            return f"cannot connect to the database: {_first_line(cause)}; check the destination credentials"
     for cause in _causes(exc):
         if isinstance(cause, HTTPError) and cause.response is not None:
             return http_error_message(cause.response, "this resource")
@@ -60,5 +82,8 @@ def describe_failure(exc: BaseException) -> str:
             where = strip_query(request.url) if request is not None and request.url else "GitLab"
             return f"cannot reach {where}: check --base-url and the network ({type(cause).__name__})"
     root = list(_causes(exc))[-1]
-    first_line = (str(root).strip().splitlines() or [""])[0]
-    return f"{type(root).__name__}: {first_line}"
+    return f"{type(root).__name__}: {_first_line(root)}"
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]

@@ -6,7 +6,7 @@ PER_PAGE = 100  # GitLab's maximum page size
 START_DATE = "2000-01-01T00:00:00.000Z"  # initial value of every incremental cursor
 DEFAULT_DATASET = "gitlab_data"
 PIPELINE_NAME = "gitlab_pipeline"
-MAX_TABLE_NESTING = 2
+MAX_TABLE_NESTING = 1
 
 REQUEST_TIMEOUT_SECONDS = 60
 REQUEST_MAX_ATTEMPTS = 6

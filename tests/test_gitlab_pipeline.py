@@ -55,20 +55,21 @@ def assert_children_carry_parent_keys(workspace: Workspace) -> None:
 
 
 @pytest.mark.parametrize("scope_name", list(SCOPES))
-def test_first_load_equals_the_emulators_truth(emulator, workspace, scope_name):
+def test_first_load_equals_the_emulators_truth(emulator, any_workspace, scope_name):
     args, scope = SCOPES[scope_name]
-    result = workspace.run("--base-url", emulator.base_url, *args)
+    result = any_workspace.run("--base-url", emulator.base_url, *args)
     assert result.returncode == 0, result.output
     assert "Traceback" not in result.output
-    assert_load_equals_truth(workspace, emulator, **scope)
-    assert_children_carry_parent_keys(workspace)
+    assert_load_equals_truth(any_workspace, emulator, **scope)
+    assert_children_carry_parent_keys(any_workspace)
 
 
 def _requested_ids(emulator, pattern: str) -> set:
     return {tuple(int(g) for g in m.groups()) for r in emulator.requests if (m := re.fullmatch(pattern, r.path))}
 
 
-def test_incremental_run_merges_changes_and_fetches_only_changed_parents(emulator, workspace):
+def test_incremental_run_merges_changes_and_fetches_only_changed_parents(emulator, any_workspace):
+    workspace = any_workspace
     args = ["--base-url", emulator.base_url, "--group", "acme"]
     assert workspace.run(*args).returncode == 0
     before = emulator.now
@@ -141,19 +142,16 @@ def test_a_forbidden_project_is_warned_once_and_counted(emulator, workspace):
 )
 def test_bad_input_gives_one_line_and_a_non_zero_exit(emulator, workspace, case, args, env, message):
     result = workspace.run("--base-url", emulator.base_url, *args, env=env)
-    assert result.returncode != 0
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert message in result.error
+    assert result.stderr.strip() == result.error, "nothing but the error line"
     assert not workspace.duckdb_path.exists() or not (workspace.tables() & set(TABLE_KEYS))
 
 
 def test_unreachable_gitlab_gives_one_line(workspace):
     result = workspace.run("--base-url", "http://127.0.0.1:9", "--group", "acme")
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [
+    assert result.error == (
         "error: cannot reach http://127.0.0.1:9/api/v4/groups/acme: check --base-url and the network (ConnectionError)"
-    ]
+    )
 
 
 def test_a_failed_run_leaves_the_previous_load_intact(emulator, workspace):

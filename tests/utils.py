@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import duckdb
+import psycopg2
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "gitlab_pipeline.py"
@@ -46,14 +47,32 @@ class CliResult:
     def output(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def error(self) -> str:
+        """The one `error:` line a failed run must print (warnings may precede it), without traceback."""
+        assert self.returncode != 0, self.output
+        assert "Traceback" not in self.output, self.output
+        errors = [line for line in self.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and self.stderr.rstrip().endswith(errors[0]), self.stderr
+        return errors[0]
+
 
 class Workspace:
-    """A folder where the CLI runs as a user would: its own .dlt, DuckDB file and dlt data dir."""
+    """A folder where the CLI runs as a user would: its own .dlt, dlt data dir and destination.
 
-    def __init__(self, root: Path, token: Optional[str]) -> None:
+    `destination` is "duckdb" (a file in the folder), or "postgres"/"alloydb" with `database_dsn`
+    pointing at a real PostgreSQL server; credentials reach the CLI the dlt way, by environment.
+    """
+
+    def __init__(
+        self, root: Path, token: Optional[str], destination: str = "duckdb", database_dsn: Optional[str] = None
+    ) -> None:
         self.root = root
         self.token = token
+        self.destination = destination
+        self.database_dsn = database_dsn
         self.data_dir = root / "dlt_data"
+        self.schema_export_dir = root / "schemas_export"
         (root / ".dlt").mkdir(parents=True, exist_ok=True)
         (root / ".dlt" / "config.toml").write_text((REPO / ".dlt" / "config.toml").read_text())
 
@@ -65,14 +84,18 @@ class Workspace:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__", "GITLAB_"))}
         env["DLT_DATA_DIR"] = str(self.data_dir)
         env["PYTHONPATH"] = str(REPO)
+        env["GITLAB_PIPELINE__EXPORT_SCHEMA_PATH"] = str(self.schema_export_dir)
+        if self.database_dsn:
+            env[f"DESTINATION__{self.destination.upper()}__CREDENTIALS"] = self.database_dsn
         if self.token:
             env["GITLAB_TOKEN"] = self.token
         env.update(extra or {})
         return env
 
     def run(self, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 300) -> CliResult:
+        destination = ["--destination", self.destination] if self.destination != "duckdb" else []
         proc = subprocess.run(
-            [sys.executable, str(CLI), *args],
+            [sys.executable, str(CLI), *args, *destination],
             cwd=self.root,
             env=self.env(env),
             capture_output=True,
@@ -82,6 +105,12 @@ class Workspace:
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     def query(self, sql: str) -> List[tuple]:
+        if self.database_dsn:
+            with psycopg2.connect(self.database_dsn) as con, con.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchall()
+        if not self.duckdb_path.exists():
+            return []
         with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
             return con.execute(sql).fetchall()
 
