@@ -2,9 +2,8 @@
 
 import yaml
 
-from tests.test_gitlab_pipeline import assert_load_equals_truth
-from tests.utils import DATASET, TABLE_KEYS, Workspace
 from gitlab_emulator import TOKENS
+from tests.utils import DATASET, TABLE_KEYS, Workspace, assert_load_equals_truth
 
 
 def _columns(workspace: Workspace, table: str) -> dict:

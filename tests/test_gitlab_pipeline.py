@@ -6,7 +6,13 @@ from datetime import datetime, timezone
 import pytest
 
 from gitlab_emulator import TOKENS
-from tests.utils import DATASET, TABLE_KEYS, Workspace, files_containing, key_set
+from tests.utils import (
+    DATASET,
+    TABLE_KEYS,
+    assert_children_carry_parent_keys,
+    assert_load_equals_truth,
+    files_containing,
+)
 
 SCOPES = {
     "group with nested subgroups": (["--group", "acme"], {}),
@@ -21,39 +27,6 @@ SCOPES = {
         {"groups": ("acme/platform",), "projects": ("acme/website",)},
     ),
 }
-# child table → (its parent-key column, parent table, the parent's key column)
-PARENT_KEYS = [
-    ("jobs", "pipeline__id", "pipelines", "id"),
-    ("issue_notes", "noteable_id", "issues", "id"),
-    ("merge_request_notes", "noteable_id", "merge_requests", "id"),
-    ("group_members", "group_id", "groups", "id"),
-    *[(table, "project_id", "projects", "id") for table in (
-        "project_members", "pipelines", "environments", "deployments", "issues", "milestones", "labels",
-        "merge_requests", "commits", "branches", "tags", "releases")],
-]
-
-
-def assert_load_equals_truth(workspace: Workspace, emulator, **scope) -> None:
-    loaded_tables = workspace.tables()
-    for table in TABLE_KEYS:
-        truth = emulator.truth(table, **scope)
-        rows = workspace.keys(table) if table in loaded_tables else []
-        assert len(rows) == len(set(rows)), f"{table} has duplicate keys"
-        assert key_set(rows) == truth, f"{table}: missing {truth - key_set(rows)}, extra {key_set(rows) - truth}"
-
-
-def assert_children_carry_parent_keys(workspace: Workspace) -> None:
-    loaded_tables = workspace.tables()
-    for child, column, parent, parent_column in PARENT_KEYS:
-        if child not in loaded_tables:
-            continue
-        orphans = workspace.query(
-            f"select count(*) from {DATASET}.{child} where {column} is null or {column} not in"
-            f" (select {parent_column} from {DATASET}.{parent})"
-        )[0][0]
-        assert orphans == 0, f"{child}.{column} has {orphans} rows without a parent in {parent}"
-
-
 @pytest.mark.parametrize("scope_name", list(SCOPES))
 def test_first_load_equals_the_emulators_truth(emulator, any_workspace, scope_name):
     args, scope = SCOPES[scope_name]
@@ -166,11 +139,19 @@ def test_a_failed_run_leaves_the_previous_load_intact(emulator, workspace):
     assert_load_equals_truth(workspace, emulator)
 
 
-@pytest.mark.parametrize("kind", ["maintainer", "oauth", "job"])
-def test_the_token_never_leaves_the_wire(emulator, workspace, kind):
+@pytest.mark.parametrize(
+    "kind, where",
+    [("maintainer", "GITLAB_TOKEN"), ("oauth", "GITLAB_TOKEN"), ("job", "SOURCES__GITLAB__ACCESS_TOKEN"),
+     ("maintainer", "secrets.toml")],
+)
+def test_the_token_never_leaves_the_wire(emulator, workspace, kind, where):
     token = TOKENS[kind]
-    result = workspace.run("--base-url", emulator.base_url, "--group", "acme", env={"GITLAB_TOKEN": token})
+    secrets = workspace.root / ".dlt" / "secrets.toml"
+    if where == "secrets.toml":
+        secrets.write_text(f'[sources.gitlab]\naccess_token = "{token}"\n')
+    env = {"GITLAB_TOKEN": ""} if where == "secrets.toml" else {"GITLAB_TOKEN": "", where: token}
+    result = workspace.run("--base-url", emulator.base_url, "--group", "acme", env=env)
     assert result.returncode == 0, result.output
     assert token not in result.output
-    assert files_containing(workspace.root, token) == []
+    assert [path for path in files_containing(workspace.root, token) if path != secrets] == []
     assert all(token not in r.path and token not in str(r.query) for r in emulator.requests)

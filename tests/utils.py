@@ -133,3 +133,36 @@ def files_containing(root: Path, needle: str) -> List[Path]:
     """Every file under `root` whose bytes contain `needle`."""
     data = needle.encode()
     return [path for path in root.rglob("*") if path.is_file() and data in path.read_bytes()]
+
+
+# child table → (its parent-key column, parent table, the parent's key column)
+PARENT_KEYS = [
+    ("jobs", "pipeline__id", "pipelines", "id"),
+    ("issue_notes", "noteable_id", "issues", "id"),
+    ("merge_request_notes", "noteable_id", "merge_requests", "id"),
+    ("group_members", "group_id", "groups", "id"),
+    *[(table, "project_id", "projects", "id") for table in (
+        "project_members", "pipelines", "environments", "deployments", "issues", "milestones", "labels",
+        "merge_requests", "commits", "branches", "tags", "releases")],
+]
+
+
+def assert_load_equals_truth(workspace: Workspace, emulator, **scope) -> None:
+    loaded_tables = workspace.tables()
+    for table in TABLE_KEYS:
+        truth = emulator.truth(table, **scope)
+        rows = workspace.keys(table) if table in loaded_tables else []
+        assert len(rows) == len(set(rows)), f"{table} has duplicate keys"
+        assert key_set(rows) == truth, f"{table}: missing {truth - key_set(rows)}, extra {key_set(rows) - truth}"
+
+
+def assert_children_carry_parent_keys(workspace: Workspace) -> None:
+    loaded_tables = workspace.tables()
+    for child, column, parent, parent_column in PARENT_KEYS:
+        if child not in loaded_tables:
+            continue
+        orphans = workspace.query(
+            f"select count(*) from {DATASET}.{child} where {column} is null or {column} not in"
+            f" (select {parent_column} from {DATASET}.{parent})"
+        )[0][0]
+        assert orphans == 0, f"{child}.{column} has {orphans} rows without a parent in {parent}"
