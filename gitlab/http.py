@@ -22,7 +22,7 @@ from gitlab.settings import (
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "gitlab-dlt"
-_PROJECT_IN_PATH = re.compile(r"/projects/([^/]+)(/.*)?$")
+_PROJECT_IN_PATH = re.compile(r"/projects/([^/]+)")
 
 
 @dataclass
@@ -43,11 +43,11 @@ class GitLabRunStats:
         project = match.group(1) if match else path
         if project not in self.denied:
             logger.warning(
-                "GitLab answered %s on %s: the token cannot read it, so this project's %s data is"
-                " skipped (more of its endpoints may follow; see the summary)",
+                "GitLab answered %s on %s: the token may not read it; this and any other denied"
+                " endpoint of project %s are skipped and listed in the summary",
                 response.status_code,
                 path,
-                (match.group(2) or "").split("/")[1] if match and match.group(2) else "such",
+                project,
             )
         self.denied.setdefault(project, set()).add(f"{response.status_code} {path}")
         raise IgnoreResponseException
