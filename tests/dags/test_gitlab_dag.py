@@ -1,0 +1,183 @@
+"""The Airflow DAG in dags/, run by a real Airflow in its own venv: it parses cleanly and loads the emulator exactly.
+
+The dags folder is laid out as docs/composer.md tells users to upload it, the token and the destination's
+credentials reach dlt through the `dlt_secrets_toml` Airflow Variable (as Secret Manager would hand them over),
+and `dag.test()` runs every task in one process.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import duckdb
+import pytest
+
+from gitlab.settings import START_DATE
+from gitlab_emulator import TOKENS
+from tests.utils import DATASET, REPO, TABLE_KEYS, files_containing
+
+AIRFLOW_DIR = REPO / "tools" / "airflow"
+AIRFLOW_PYTHON = AIRFLOW_DIR / ".venv" / "bin" / "python"
+DRIVER = Path(__file__).resolve().with_name("dag_driver.py")
+DAG_ID = "gitlab_pipeline"
+VENV_BUILD_TIMEOUT_SECONDS = 600  # about 100 s from PyPI on 2 cores
+DAG_RUN_TIMEOUT_SECONDS = 300  # about 25 s per run
+# What docs/composer.md uploads into the bucket's dags/ folder, relative to the repo
+COMPOSER_UPLOADS = ("dags/gitlab_dag.py", "dags/.airflowignore", "dags/.dlt", "gitlab", "rest_api", "schemas/import")
+SCOPE_TASK = "gitlab_pipeline.gitlab_groups-projects-group_members-project_members"
+PIPELINE_NAMES = {
+    "gitlab_pipeline",
+    "gitlab_pipeline_ci",
+    "gitlab_pipeline_issues",
+    "gitlab_pipeline_merge_requests",
+    "gitlab_pipeline_repository",
+}
+
+
+@pytest.fixture(scope="module")
+def airflow_python() -> Path:
+    """The interpreter of tools/airflow/.venv, built from the lock on first use and reused after."""
+    proc = subprocess.run(
+        ["bash", str(AIRFLOW_DIR / "make_venv.sh")], capture_output=True, text=True, timeout=VENV_BUILD_TIMEOUT_SECONDS
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return AIRFLOW_PYTHON
+
+
+def composer_dags_folder(root: Path) -> Path:
+    """A dags folder holding exactly what docs/composer.md uploads, at the paths it uploads them to."""
+    dags = root / "dags"
+    for relative in COMPOSER_UPLOADS:
+        source = REPO / relative
+        target = dags / relative.removeprefix("dags/")
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "generated"))
+        elif source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return dags
+
+
+class AirflowHome:
+    """A throwaway Airflow: SQLite metadata in `root`, the Composer-like dags folder, a DuckDB destination."""
+
+    def __init__(self, root: Path, python: Path, base_url: str, token: str) -> None:
+        self.root = root
+        self.python = python
+        self.duckdb_path = root / "gitlab.duckdb"
+        (root / "tmp").mkdir()
+        self.env = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("SOURCES__", "DESTINATION__", "GITLAB_", "AIRFLOW", "DLT_", "PYTHONPATH"))
+            },
+            "AIRFLOW_HOME": str(root / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(composer_dags_folder(root)),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # the secrets arrive as an Airflow Variable, which dlt's Airflow provider reads
+            "AIRFLOW_VAR_DLT_SECRETS_TOML": (
+                f'[sources.gitlab]\naccess_token = "{token}"\n\n'
+                f'[destination.duckdb]\ncredentials = "{self.duckdb_path}"\n'
+            ),
+            "SOURCES__GITLAB__GROUPS": '["acme"]',
+            "SOURCES__GITLAB__BASE_URL": base_url,
+            "GITLAB_PIPELINE__DESTINATION": "duckdb",
+            "TMPDIR": str(root / "tmp"),  # the helper's per-task dlt data folders
+        }
+
+    def run_dag(self, logical_date: str, *flags: str, unset: Tuple[str, ...] = ()) -> Dict[str, Any]:
+        """Parses the dags folder and runs the DAG once with `dag.test()`; returns the driver's report.
+
+        Args:
+            logical_date (str): ISO date of the DAG run.
+            *flags (str): Driver flags, e.g. `--parse-only`.
+            unset (Tuple[str, ...]): Environment variables to leave out for this run.
+        """
+        report_path = self.root / f"report-{logical_date[:10]}{''.join(flags)}.json"
+        proc = subprocess.run(
+            [str(self.python), str(DRIVER), DAG_ID, logical_date, str(report_path), *flags],
+            env={k: v for k, v in self.env.items() if k not in unset},
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=DAG_RUN_TIMEOUT_SECONDS,
+        )
+        assert proc.returncode == 0 and report_path.exists(), proc.stdout[-4000:] + proc.stderr[-4000:]
+        report: Dict[str, Any] = json.loads(report_path.read_text())
+        report["log"] = proc.stdout + proc.stderr
+        return report
+
+    def query(self, sql: str) -> list:
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+
+def assert_run_succeeded(report: Dict[str, Any]) -> None:
+    assert report["import_errors"] == {}, report["import_errors"]
+    failed = {task: state for task, state in report["task_states"].items() if state != "success"}
+    assert report["state"] == "success" and not failed, f"{failed}\n{report['log'][-6000:]}"
+
+
+def assert_tables_equal_truth(home: AirflowHome, emulator) -> None:
+    for table, keys in TABLE_KEYS.items():
+        rows = home.query(f"select {', '.join(keys)} from {DATASET}.{table}")
+        assert len(rows) == len(emulator.truth(table)), table
+        assert set(rows) == emulator.truth(table), table
+
+
+def _requested_ids(emulator, pattern: str) -> set:
+    return {tuple(int(g) for g in m.groups()) for r in emulator.requests if (m := re.fullmatch(pattern, r.path))}
+
+
+@pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 2 * DAG_RUN_TIMEOUT_SECONDS)  # the first use builds the venv
+def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(airflow_python, emulator, tmp_path):
+    token = TOKENS["maintainer"]
+    home = AirflowHome(tmp_path, airflow_python, emulator.base_url, token)
+
+    first = home.run_dag("2024-06-01T00:00:00+00:00")
+    # parsed with the network off, so building the source did no I/O; the scope task comes first
+    assert first["import_errors"] == {}
+    families = [task for task in first["tasks"] if task != SCOPE_TASK]
+    assert first["tasks"][SCOPE_TASK] == [] and len(families) == len(PIPELINE_NAMES) - 1
+    assert all(first["tasks"][task] == [SCOPE_TASK] for task in families), first["tasks"]
+    assert_run_succeeded(first)
+    assert_tables_equal_truth(home, emulator)
+    assert {
+        name for (name,) in home.query(f"select pipeline_name from {DATASET}._dlt_pipeline_state")
+    } == PIPELINE_NAMES
+
+    # the next day, with the local dlt folders wiped after every task
+    before = emulator.now
+    emulator.advance(hours=24)
+    emulator.reset_counters()
+    second = home.run_dag("2024-06-02T00:00:00+00:00")
+    assert_run_succeeded(second)
+    assert_tables_equal_truth(home, emulator)
+    # each family resumed from the state its own pipeline left in the destination
+    commit_cursors = {
+        r.query.get("since")
+        for r in emulator.requests
+        if re.fullmatch(r"/api/v4/projects/\d+/repository/commits", r.path)
+    }
+    assert commit_cursors - {START_DATE}, commit_cursors
+    changed_pipelines = {(p,) for p in emulator.changed_since("pipelines", before)}
+    assert changed_pipelines
+    assert _requested_ids(emulator, r"/api/v4/projects/\d+/pipelines/(\d+)/jobs") == changed_pipelines
+    for table in ("issues", "merge_requests"):
+        changed = emulator.changed_since(table, before)
+        assert changed
+        assert _requested_ids(emulator, rf"/api/v4/projects/(\d+)/{table}/(\d+)/notes") == changed, table
+
+    # the token went to GitLab only: not into the task logs, Airflow's database, dlt's folders or the data
+    assert token not in first["log"] + second["log"]
+    assert files_containing(tmp_path, token) == []
+
+    # without the secret the DAG does not import, and the error says what to set
+    parsed = home.run_dag("2024-06-03T00:00:00+00:00", "--parse-only", unset=("AIRFLOW_VAR_DLT_SECRETS_TOML",))
+    assert [Path(path).name for path in parsed["import_errors"]] == ["gitlab_dag.py"], parsed["import_errors"]
+    assert "no GitLab token: set sources.gitlab.access_token" in next(iter(parsed["import_errors"].values()))
