@@ -1,6 +1,7 @@
 """Load GitLab into DuckDB (or PostgreSQL/AlloyDB) with dlt: `python gitlab_pipeline.py --group my-org`.
 
-`--demo` runs the same load offline against the project's GitLab emulator.
+`--demo` runs the same load offline against the project's GitLab emulator, and
+`python gitlab_pipeline.py erase-leaky-jobs [--yes]` erases the jobs whose logs leaked secrets.
 """
 
 import argparse
@@ -16,16 +17,18 @@ import dlt
 from dlt.common.runtime.collector import LogCollector
 from dlt.pipeline.pipeline import Pipeline
 
-from gitlab import gitlab_source
+from gitlab import api_url, gitlab_source, resolve_token
+from gitlab.erase import erase_leaky_jobs
 from gitlab.errors import GitLabSourceError, describe_failure
 from gitlab.http import GitLabRunStats
-from gitlab.settings import DEFAULT_DATASET, PIPELINE_NAME
+from gitlab.settings import DEFAULT_BASE_URL, DEFAULT_DATASET, PIPELINE_NAME
 
 DESTINATIONS = ("duckdb", "postgres", "alloydb")
 SCHEMA_CONTRACT_MODES = ("evolve", "freeze", "discard_row", "discard_value")
 SCHEMA_CONTRACT_ENTITIES = ("tables", "columns", "data_type")
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 DEMO_GROUP = "acme"
+ERASE_COMMAND = "erase-leaky-jobs"
 PROGRESS_LOG_PERIOD_SECONDS = 10.0
 
 logger = logging.getLogger("gitlab_pipeline")
@@ -54,6 +57,33 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true", help="load the built-in GitLab emulator (offline)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser.parse_args(argv)
+
+
+def parse_erase_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="gitlab_pipeline.py erase-leaky-jobs",
+        description="List the jobs whose logs leaked secrets (from the destination's secret_findings) and,"
+        " with --yes, erase their logs and artifacts in GitLab. A dry run by default.",
+    )
+    parser.add_argument("--yes", action="store_true", help="erase for real (needs Maintainer and the api scope)")
+    parser.add_argument("--base-url", help="GitLab URL (default from [sources.gitlab] base_url)")
+    parser.add_argument("--destination", default="duckdb", help=f"one of {', '.join(DESTINATIONS)} (default duckdb)")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset/schema name (default {DEFAULT_DATASET})")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    return parser.parse_args(argv)
+
+
+def erase(args: argparse.Namespace) -> int:
+    """`erase-leaky-jobs`: the jobs come from the destination, the token and URL from dlt config."""
+    pipeline = dlt.pipeline(
+        pipeline_name=PIPELINE_NAME, destination=make_destination(args.destination), dataset_name=args.dataset
+    )
+    token = resolve_token(dlt.secrets.get("sources.gitlab.access_token", str))
+    base_url = args.base_url or dlt.config.get("sources.gitlab.base_url", str) or DEFAULT_BASE_URL
+    token_type = dlt.config.get("sources.gitlab.token_type", str) or "auto"
+    report = erase_leaky_jobs(pipeline, api_url(base_url), token, token_type, yes=args.yes)
+    print("\n".join(report.lines()))
+    return report.exit_code
 
 
 def parse_since(value: str) -> str:
@@ -153,6 +183,7 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> 
     lines += [f"  {name:<{width}}  {count:>8}" for name, count in top_level.items()]
     if nested:
         lines.append(f"  and {sum(nested.values())} rows of nested lists in {len(nested)} child tables")
+    lines += stats.job_logs.summary_lines()
     if stats.denied:
         lines.append(f"Skipped, the token may not read them ({len(stats.denied)} project(s)):")
         lines += [f"  {line}" for line in stats.denied_summary()]
@@ -211,9 +242,13 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    erasing = argv[:1] == [ERASE_COMMAND]
+    args = parse_erase_args(argv[1:]) if erasing else parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s: %(message)s")
     try:
+        if erasing:
+            return erase(args)
         with ExitStack() as stack:
             return run(args, stack)
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from gitlab.cursors import CURSORS_RESOURCE, project_cursors
 from gitlab.errors import GitLabSourceError
 from gitlab.http import GitLabRunStats, make_session
+from gitlab.job_logs import job_logs
 from gitlab.resources import declared_resources
 from gitlab.scope import GitLabScope, TDataItem
 from gitlab.settings import (
@@ -74,6 +75,7 @@ def gitlab_source(
     Branches, tags, labels, milestones, releases, environments and members are small lists GitLab
     only returns whole, so they are replaced each run and deleted items disappear. A 403 or 404 on
     one project's endpoint is warned about once and counted in `run_stats`, and that data is skipped.
+    Finished jobs' logs are fetched once each, in parallel, scanned for secrets and stored redacted.
 
     Args:
         access_token (str): Personal, group or project access token (read_api scope), OAuth token or
@@ -91,12 +93,14 @@ def gitlab_source(
     Returns:
         List[DltResource]: `groups`, `projects`, `group_members`, `project_members`, `pipelines`,
         `jobs`, `environments`, `deployments`, `issues`, `issue_notes`, `milestones`, `labels`,
-        `merge_requests`, `merge_request_notes`, `commits`, `branches`, `tags` and `releases`.
+        `merge_requests`, `merge_request_notes`, `commits`, `branches`, `tags`, `releases`, and
+        `job_logs` with `job_log_sections` and `secret_findings` (see `gitlab.job_logs`).
     """
     if not groups and not projects:
         raise GitLabSourceError("nothing to load: name at least one group or project (--group / --project)")
     stats = run_stats or GitLabRunStats()
-    auth = GitLabTokenAuth(resolve_token(access_token), token_type)
+    token = resolve_token(access_token)
+    auth = GitLabTokenAuth(token, token_type)
     session = make_session(stats)
     url = api_url(base_url)
     scope = GitLabScope(
@@ -124,4 +128,6 @@ def gitlab_source(
             *declared_resources(denied_actions),
         ],
     }
-    return rest_api_resources(config)
+    resources = rest_api_resources(config)
+    jobs = next(resource for resource in resources if resource.name == "jobs")
+    return [*resources, job_logs(jobs, url, token, token_type, stats=stats.job_logs)]

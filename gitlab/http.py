@@ -12,6 +12,7 @@ from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 
 from gitlab.errors import strip_query
+from gitlab.job_logs import JobLogStats
 from gitlab.settings import (
     REQUEST_BACKOFF_FACTOR,
     REQUEST_MAX_ATTEMPTS,
@@ -27,10 +28,11 @@ _PROJECT_IN_PATH = re.compile(r"/projects/([^/]+)")
 
 @dataclass
 class GitLabRunStats:
-    """What one run asked of GitLab: requests sent (retries included) and endpoints it was denied."""
+    """What one run asked of GitLab: requests sent (retries included), endpoints denied, job logs."""
 
     requests: int = 0
     denied: Dict[str, Set[str]] = field(default_factory=dict)
+    job_logs: JobLogStats = field(default_factory=JobLogStats)
 
     def record_denied(self, response: Response) -> None:
         """Counts a 403/404 on a project's endpoint, warns once per project, then skips the page.

@@ -4,34 +4,34 @@ See https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
 """
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 MAX_SECTIONS_PER_LOG = 10_000
 
 # `section_start:<unix seconds>:<name>[options]` and `section_end:<unix seconds>:<name>`, anywhere in a line
-_MARKER = re.compile(r"section_(?P<edge>start|end):(?P<ts>\d{1,12}):(?P<name>[A-Za-z0-9_.-]+)(?P<options>\[[^\]\r\n]*\])?")
+_MARKER = re.compile(r"section_(start|end):(\d{1,12}):([A-Za-z0-9_.-]+)(\[[^\]\r\n]*\])?")
+_MARKER_TEXT = "section_"
 
 
-@dataclass
-class LogSection:
-    """One section of a log, open until its end marker is read."""
+class _Section:
+    """One section of a log, open until its end marker is read (a slotted record: logs have many)."""
 
-    index: int
-    name: str
-    depth: int
-    parent: Optional[str]
-    collapsed: bool
-    header: str
-    start_line: int
-    started_at: datetime
-    end_line: Optional[int] = None
-    ended_at: Optional[datetime] = None
+    __slots__ = (
+        "index", "name", "depth", "parent", "collapsed", "header", "start_line", "started", "end_line", "ended"
+    )
+
+    def __init__(
+        self, index: int, name: str, depth: int, parent: Optional[str], options: str, header: str, line: int, ts: int
+    ) -> None:
+        self.index, self.name, self.depth, self.parent = index, name, depth, parent
+        self.collapsed = "collapsed=true" in options
+        self.header, self.start_line, self.started = header, line, ts
+        self.end_line: Optional[int] = None
+        self.ended: Optional[int] = None
 
     def row(self) -> Dict[str, Any]:
-        """The `job_log_sections` columns this section fills (the job's keys are added by the caller)."""
-        duration = (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+        """The `job_log_sections` columns of this section (the job's keys are added by the caller)."""
         return {
             "section_index": self.index,
             "name": self.name,
@@ -41,69 +41,62 @@ class LogSection:
             "header": self.header,
             "start_line": self.start_line,
             "end_line": self.end_line,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "duration_seconds": duration,
+            "started_at": _moment(self.started),
+            "ended_at": _moment(self.ended) if self.ended is not None else None,
+            "duration_seconds": float(self.ended - self.started) if self.ended is not None else None,
         }
 
 
-def _moment(unix_seconds: str) -> datetime:
-    return datetime.fromtimestamp(int(unix_seconds), tz=timezone.utc)
+def _moment(unix_seconds: int) -> datetime:
+    return datetime.fromtimestamp(unix_seconds, tz=timezone.utc)
 
 
 class GitLabSectionParser:
-    """Reads section markers line by line; nested sections close their inner ones when they end.
+    """Reads section markers block by block; a section that ends closes the sections opened inside it.
 
     An end marker whose name matches no open section is ignored; sections still open when the log
     ends (a cancelled job, or a log cut by the runner) keep `ended_at` empty.
     """
 
     def __init__(self) -> None:
-        self.sections: List[LogSection] = []
-        self._open: List[LogSection] = []
+        self.sections: List[_Section] = []
+        self._open: List[_Section] = []
 
     def feed(self, text: str, first_line: int) -> None:
-        """Reads the markers in a block of ANSI-stripped, redacted lines starting at line `first_line`."""
-        if "section_" not in text:
-            return
-        markers = list(_MARKER.finditer(text))
+        """Reads the markers in a block of ANSI-stripped, redacted lines that starts at line `first_line`."""
+        index = text.find(_MARKER_TEXT)
         line, counted = first_line, 0
-        for position, marker in enumerate(markers):
+        while index >= 0:  # str.find, then an anchored match: several times faster than finditer here
+            marker = _MARKER.match(text, index)
+            index = text.find(_MARKER_TEXT, index + 1)
+            if marker is None:
+                continue
             line += text.count("\n", counted, marker.start())
             counted = marker.start()
-            if marker.group("edge") == "start":
-                line_end = text.find("\n", marker.end())
-                stop = len(text) if line_end < 0 else line_end
-                if position + 1 < len(markers):
-                    stop = min(stop, markers[position + 1].start())
-                self._start(marker, text[marker.end():stop], line)
-            else:
-                self._end(marker, line)
+            edge, ts, name, options = marker.groups()
+            if edge == "end":
+                self._end(name, line, int(ts))
+                continue
+            line_end = text.find("\n", marker.end())
+            stop = len(text) if line_end < 0 else line_end
+            if 0 <= index < stop:
+                stop = index
+            self._start(name, options or "", text[marker.end():stop].lstrip("\r").strip(), line, int(ts))
 
-    def _start(self, marker: "re.Match[str]", rest: str, line_number: int) -> None:
+    def _start(self, name: str, options: str, header: str, line: int, ts: int) -> None:
         if len(self.sections) >= MAX_SECTIONS_PER_LOG:
             return
-        section = LogSection(
-            index=len(self.sections),
-            name=marker.group("name"),
-            depth=len(self._open),
-            parent=self._open[-1].name if self._open else None,
-            collapsed="collapsed=true" in (marker.group("options") or ""),
-            header=rest.lstrip("\r").strip(),
-            start_line=line_number,
-            started_at=_moment(marker.group("ts")),
-        )
+        parent = self._open[-1].name if self._open else None
+        section = _Section(len(self.sections), name, len(self._open), parent, options, header, line, ts)
         self.sections.append(section)
         self._open.append(section)
 
-    def _end(self, marker: "re.Match[str]", line_number: int) -> None:
-        name = marker.group("name")
+    def _end(self, name: str, line: int, ts: int) -> None:
         if not any(section.name == name for section in self._open):
             return
-        ended_at = _moment(marker.group("ts"))
         while self._open:
             section = self._open.pop()
-            section.end_line, section.ended_at = line_number, ended_at
+            section.end_line, section.ended = line, ts
             if section.name == name:
                 return
 

@@ -460,7 +460,10 @@ def load_or_create_fingerprint_key(settings_dir: str) -> str:
     """
     path = os.path.join(settings_dir, "secrets.toml")
     try:
-        document = tomlkit.parse(open(path, encoding="utf-8").read()) if os.path.exists(path) else tomlkit.document()
+        document = tomlkit.document()
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as existing:
+                document = tomlkit.parse(existing.read())
         section = document.setdefault("sources", tomlkit.table()).setdefault("gitlab", tomlkit.table())
         if section.get(FINGERPRINT_KEY_NAME):
             return str(section[FINGERPRINT_KEY_NAME])

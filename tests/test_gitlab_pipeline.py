@@ -155,3 +155,35 @@ def test_the_token_never_leaves_the_wire(emulator, workspace, kind, where):
     assert token not in result.output
     assert [path for path in files_containing(workspace.root, token) if path != secrets] == []
     assert all(token not in r.path and token not in str(r.query) for r in emulator.requests)
+
+
+def test_job_logs_load_redacted_and_leaky_jobs_are_erased_from_the_cli(emulator, workspace):
+    args = ["--base-url", emulator.base_url, "--group", "acme"]
+    loaded = workspace.run(*args)
+    assert loaded.returncode == 0, loaded.output
+    finished = {job["id"] for job in emulator.truth_rows("jobs") if job["finished_at"] and job["status"] != "skipped"}
+    logged = {job for (job,) in workspace.query(f"select job_id from {DATASET}.job_logs")}
+    assert logged <= finished and len(logged) == len(workspace.query(f"select job_id from {DATASET}.job_logs"))
+    planted = [secret for secret in emulator.planted_secrets if secret.job_id in logged]
+    leaky = {secret.job_id for secret in planted}
+    found = {job for (job,) in workspace.query(f"select distinct job_id from {DATASET}.secret_findings")}
+    assert leaky and found == leaky
+
+    dry = workspace.run("erase-leaky-jobs", "--base-url", emulator.base_url)
+    assert dry.returncode == 0, dry.output
+    assert all(f"job {job} " in dry.stdout for job in leaky) and emulator.erased_job_ids == set()
+
+    denied = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url,
+                           env={"GITLAB_TOKEN": TOKENS["reporter"]})
+    assert denied.returncode != 0 and "403 Forbidden" in denied.stdout and emulator.erased_job_ids == set()
+
+    erased = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url)
+    assert erased.returncode == 0, erased.output
+    assert emulator.erased_job_ids == leaky
+    again = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url)
+    assert again.returncode == 0 and "No job with secret findings left to erase." in again.stdout
+    assert emulator.erased_job_ids == leaky
+
+    for secret in planted:
+        assert secret.value not in loaded.output + dry.output + erased.output
+        assert files_containing(workspace.root, secret.value) == [], secret.kind
