@@ -30,6 +30,7 @@ EXPECTED = {
     "branches": ("replace", ["project_id", "name"]),
     "tags": ("replace", ["project_id", "name"]),
     "releases": ("replace", ["project_id", "tag_name"]),
+    "job_logs": ("merge", "job_id"),
 }
 INCREMENTAL = {"pipelines": "updated_after", "issues": "updated_after", "merge_requests": "updated_after",
                "deployments": "updated_after", "commits": "since"}
