@@ -17,7 +17,7 @@ TOKEN_ENV_VARS = ("GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN")
 
 # job_logs (gitlab/job_logs.py): GET /projects/:id/jobs/:job_id/trace, scanned for secrets as it streams
 JOB_FINISHED_STATUSES = ("success", "failed", "canceled")  # a job in another status has no final log yet
-TRACE_CONCURRENCY = 64  # trace requests in flight: 83-94 % of concurrency/latency at 50 ms (benchmarks/RESULTS.md)
+TRACE_CONCURRENCY = 64  # trace requests in flight: the throughput peak of the sweep in benchmarks/RESULTS.md
 GITLAB_COM_HOSTS = ("gitlab.com", "www.gitlab.com")
 TRACE_CONCURRENCY_GITLAB_COM = 10  # with TRACE_REQUESTS_PER_MINUTE_GITLAB_COM: the gitlab.com preset
 TRACE_REQUESTS_PER_MINUTE_GITLAB_COM = 1_200  # gitlab.com allows 2,000 API requests a minute per user

@@ -1,10 +1,12 @@
 """`job_logs` against the emulator over real HTTP: exactly-once logs, faults, 429s, state, secrets nowhere."""
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import re
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,8 +20,8 @@ from dlt.sources.helpers import requests
 
 from gitlab import api_url, gitlab_source
 from gitlab.errors import GitLabSourceError, describe_failure
+from gitlab.http import GitLabRunStats
 from gitlab.job_logs import (
-    GitLabRetryPolicy,
     GitLabTraceFetcher,
     JobLogsConfiguration,
     JobLogStats,
@@ -27,6 +29,7 @@ from gitlab.job_logs import (
 )
 from gitlab.log_sections import GitLabSectionParser
 from gitlab.settings import JOB_FINISHED_STATUSES
+from gitlab.trace_retry import GitLabRequestGate, GitLabRetryPolicy
 from gitlab_emulator import TOKENS, GitLabEmulator, seed_world
 from rest_api.auth import auth_headers
 
@@ -396,18 +399,14 @@ def test_log_text_can_be_left_out_or_kept_with_its_colours_and_stays_redacted(tm
     _assert_nowhere(pieces, coloured, tmp_path)
 
 
-def test_with_the_sources_own_jobs_resource(tmp_path):
-    with GitLabEmulator() as emu:
-        stats = JobLogStats()
-        source = gitlab_source(access_token=TOKENS["maintainer"], base_url=emu.base_url, groups=["acme/platform"])
-        logs = job_logs(
-            source.resources["jobs"],
-            api_url(emu.base_url),
-            TOKENS["maintainer"],
-            config=JobLogsConfiguration(fingerprint_key=KEY),
-            stats=stats,
+def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCES__GITLAB__FINGERPRINT_KEY", KEY)  # resolved from config, as in the CLI
+    monkeypatch.setenv("SOURCES__GITLAB__TRACE_CONCURRENCY", "8")
+    with GitLabEmulator(latency_seconds=0.005) as emu:
+        stats = GitLabRunStats()
+        source = gitlab_source(
+            access_token=TOKENS["maintainer"], base_url=emu.base_url, groups=["acme/platform"], run_stats=stats
         )
-        source.resources.add(logs)
         pipeline = _pipeline(tmp_path)
         pipeline.run(source.with_resources("jobs", "job_logs")).raise_on_failed_jobs()
         jobs = emu.truth_rows("jobs", groups=("acme/platform",))
@@ -419,6 +418,8 @@ def test_with_the_sources_own_jobs_resource(tmp_path):
         )
         assert loaded_finished == [(len(finished),)]
         assert set(_findings(pipeline)) == _planted(emu, finished)
+        assert stats.job_logs.fetched == len(finished) and stats.job_logs.failed == {}
+        assert emu.peak_in_flight <= 8 + 1  # the logs, and the one `jobs` listing request at a time
 
 
 # ----- without HTTP -----
@@ -493,3 +494,22 @@ def test_section_parser_closes_inner_sections_and_ignores_strays():
         ("outer", 0, None, False, "Outer", 1, 4, 30.0),
         ("inner", 1, "outer", True, "Inner", 2, 4, 20.0),
     ]
+
+
+def test_the_gate_spreads_requests_when_the_budget_runs_low_and_holds_them_after_a_429():
+    async def two_turns(gate: GitLabRequestGate) -> float:
+        started = time.monotonic()
+        await gate.wait()
+        await gate.wait()
+        return time.monotonic() - started
+
+    gate = GitLabRequestGate(requests_per_minute=None, low_fraction=0.1)
+    assert asyncio.run(two_turns(gate)) < 0.05
+    reset = str(int(time.time()) + 2)
+    gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "4", "RateLimit-Reset": reset})
+    assert asyncio.run(two_turns(gate)) >= 0.2  # about (reset - now) / 4 between turns
+    gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "90", "RateLimit-Reset": reset})
+    assert asyncio.run(two_turns(gate)) < 0.05
+    gate.pause(0.3)
+    assert asyncio.run(two_turns(gate)) >= 0.25
+    assert asyncio.run(two_turns(GitLabRequestGate(requests_per_minute=600, low_fraction=0.1))) >= 0.09
