@@ -11,5 +11,7 @@ fi
 
 # The PostgreSQL tests start their own throwaway server from the OS packages.
 bash .ci/install-postgres.sh
+# The browser tests (tests/app/) drive the OS's Chromium through Playwright, which cannot download browsers here.
+bash tools/install-chromium.sh
 
 exec .venv/bin/python -m pytest "$@"
