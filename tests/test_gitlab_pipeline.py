@@ -157,7 +157,8 @@ def test_the_token_never_leaves_the_wire(emulator, workspace, kind, where):
     assert all(token not in r.path and token not in str(r.query) for r in emulator.requests)
 
 
-def test_job_logs_load_redacted_and_leaky_jobs_are_erased_from_the_cli(emulator, workspace):
+def test_job_logs_load_redacted_and_leaky_jobs_are_erased_from_the_cli(emulator, any_workspace):
+    workspace = any_workspace
     args = ["--base-url", emulator.base_url, "--group", "acme"]
     loaded = workspace.run(*args)
     assert loaded.returncode == 0, loaded.output
