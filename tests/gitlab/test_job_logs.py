@@ -504,12 +504,12 @@ def test_the_gate_spreads_requests_when_the_budget_runs_low_and_holds_them_after
         return time.monotonic() - started
 
     gate = GitLabRequestGate(requests_per_minute=None, low_fraction=0.1)
-    assert asyncio.run(two_turns(gate)) < 0.05
+    assert asyncio.run(two_turns(gate)) < 0.15  # no wait (loose: a loaded CI machine is slow)
     reset = str(int(time.time()) + 2)
     gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "4", "RateLimit-Reset": reset})
     assert asyncio.run(two_turns(gate)) >= 0.2  # about (reset - now) / 4 between turns
     gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "90", "RateLimit-Reset": reset})
-    assert asyncio.run(two_turns(gate)) < 0.05
+    assert asyncio.run(two_turns(gate)) < 0.15
     gate.pause(0.3)
     assert asyncio.run(two_turns(gate)) >= 0.25
     assert asyncio.run(two_turns(GitLabRequestGate(requests_per_minute=600, low_fraction=0.1))) >= 0.09
