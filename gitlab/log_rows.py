@@ -106,7 +106,18 @@ class HeadTail:
 
 
 class TraceReader:
-    """Turns a streamed log into its rows: decodes chunks, cuts whole lines, redacts, finds sections, stores."""
+    """Reads one streamed log chunk by chunk: whole lines are redacted, then parsed for sections and stored.
+
+    Only the unfinished last line and at most `max_bytes` of stored text stay in memory, however long
+    the log is; every byte is scanned, stored or not.
+
+    Args:
+        detectors (List[SecretDetector]): From `build_detectors`.
+        fingerprinter (Fingerprinter): Keyed hash for the findings.
+        max_bytes (int): Stored text cap; the head and tail halves are kept (`trace_max_bytes`).
+        store_text (bool): Keep the redacted text at all. Defaults to True.
+        keep_ansi (bool): Store the ANSI colour codes too. Defaults to False.
+    """
 
     def __init__(
         self,
