@@ -2,6 +2,7 @@
 
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Set
 
@@ -69,9 +70,11 @@ class _MeteredAdapter(HTTPAdapter):
     def __init__(self, stats: GitLabRunStats, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stats = stats
+        self._lock = threading.Lock()  # parallelized resources send from dlt's worker threads
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        self.stats.requests += 1
+        with self._lock:
+            self.stats.requests += 1
         return super().send(request, *args, **kwargs)
 
 

@@ -24,6 +24,8 @@ WITH_PROJECT_ID = {
 # Lists that GitLab only ever returns whole: a full reload makes deleted items disappear.
 SNAPSHOT = {"write_disposition": "replace"}
 MERGED = {"write_disposition": "merge"}
+# One request per parent row (pipeline, issue, merge request): dlt fetches them on its `[extract] workers` pool.
+PER_PARENT = {"write_disposition": "merge", "parallelized": True}
 
 
 def incremental_resource(
@@ -94,7 +96,7 @@ def ci_resources() -> List[EndpointResource]:
         {
             "name": "jobs",
             "primary_key": "id",
-            **MERGED,
+            **PER_PARENT,
             "endpoint": {
                 "path": "/projects/{resources.pipelines.project_id}/pipelines/{resources.pipelines.id}/jobs",
                 "params": {"include_retried": "true"},
@@ -118,7 +120,7 @@ def issue_resources() -> List[EndpointResource]:
         {
             "name": "issue_notes",
             "primary_key": "id",
-            **MERGED,
+            **PER_PARENT,
             "endpoint": {
                 "path": "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes"
             },
@@ -149,7 +151,7 @@ def merge_request_resources() -> List[EndpointResource]:
         {
             "name": "merge_request_notes",
             "primary_key": "id",
-            **MERGED,
+            **PER_PARENT,
             "endpoint": {
                 "path": "/projects/{resources.merge_requests.project_id}/merge_requests/"
                 "{resources.merge_requests.iid}/notes"

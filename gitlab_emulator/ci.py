@@ -80,7 +80,7 @@ class PipelineFactory:
         Returns:
             Pipeline: The pipeline, with status and timestamps rolled up from its jobs.
         """
-        world, rng = self.world, self.rng
+        world = self.world
         pipeline = world.add_pipeline(Pipeline(
             id=world.ids.next("pipelines"), iid=len(world.project_pipelines[project.id]) + 1, project_id=project.id,
             sha=sha, before_sha=before_sha, ref=ref, tag=tag, status="created", source=source,

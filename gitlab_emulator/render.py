@@ -89,7 +89,6 @@ def project_simple(world: World, p: Project) -> JSON:
 
 def project(world: World, p: Project) -> JSON:
     """The full project entity as project listings return it."""
-    web = f"{WEB_URL}/{p.path_with_namespace}"
     api = f"{WEB_URL}/api/v4/projects/{p.id}"
     open_issues = sum(1 for i in world.project_issues[p.id].values() if i.state == "opened")
     shared = [

@@ -50,9 +50,12 @@ def demo_data(tmp_path_factory) -> DemoData:
     return DemoData(ws, planted)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """The OS's Chromium, headless, through Playwright (which cannot download its own browsers here)."""
+    """The OS's Chromium, headless, through Playwright (which cannot download its own browsers here).
+
+    Module scope: Playwright's sync API keeps an asyncio loop running while it is open, which would
+    break every later test that calls `asyncio.run`."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} not found: run `bash tools/install-chromium.sh` (or set CHROMIUM)")
     with sync_playwright() as playwright:

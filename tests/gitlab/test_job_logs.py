@@ -402,6 +402,7 @@ def test_log_text_can_be_left_out_or_kept_with_its_colours_and_stays_redacted(tm
 def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCES__GITLAB__FINGERPRINT_KEY", KEY)  # resolved from config, as in the CLI
     monkeypatch.setenv("SOURCES__GITLAB__TRACE_CONCURRENCY", "8")
+    monkeypatch.setenv("EXTRACT__WORKERS", "2")  # dlt's pool for the parallelized per-pipeline `jobs` listings
     with GitLabEmulator(latency_seconds=0.005) as emu:
         stats = GitLabRunStats()
         source = gitlab_source(
@@ -419,7 +420,7 @@ def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
         assert loaded_finished == [(len(finished),)]
         assert set(_findings(pipeline)) == _planted(emu, finished)
         assert stats.job_logs.fetched == len(finished) and stats.job_logs.failed == {}
-        assert emu.peak_in_flight <= 8 + 1  # the logs, and the one `jobs` listing request at a time
+        assert emu.peak_in_flight <= 8 + 2  # the logs, and the `jobs` listings on dlt's two workers
 
 
 # ----- without HTTP -----
