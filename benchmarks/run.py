@@ -28,6 +28,7 @@ OUT = REPO / "benchmarks" / "out"
 GROUP = "acme/perf"
 FINISHED = ("success", "failed", "canceled")
 KEY = "benchmark-fingerprint-key-not-a-secret"
+sys.path.insert(0, str(REPO))  # the variants import the repo's `gitlab` and `gitlab_emulator`
 TARGET_SPEEDUP = 30  # over python-gitlab, sequential
 TARGET_OF_BOUND = 0.8  # of concurrency ÷ latency
 TARGET_PIPELINE_SLOWDOWN = 2.0  # whole pipeline ÷ resource alone, in seconds
@@ -37,7 +38,6 @@ TARGET_RSS_GROWTH = 1.2  # peak RSS at the largest size ÷ at the smallest
 # ----- the variants, each run as `run.py --variant NAME ...` in a child process -----
 
 def _token() -> str:
-    sys.path.insert(0, str(REPO))
     from gitlab_emulator import TOKENS
 
     return TOKENS["maintainer"]
@@ -45,7 +45,6 @@ def _token() -> str:
 
 def _resource_variant(args: argparse.Namespace) -> Dict[str, Any]:
     """Iterates `job_logs` over the jobs listed in `--jobs-file`, read lazily so memory stays the resource's."""
-    sys.path.insert(0, str(REPO))
     import dlt
 
     from gitlab.job_logs import JobLogsConfiguration, JobLogStats, job_logs
@@ -101,7 +100,6 @@ def _raw_variant(args: argparse.Namespace) -> Dict[str, Any]:
 
 def _pipeline_variant(args: argparse.Namespace) -> Dict[str, Any]:
     """Runs `jobs` + `job_logs` of the source into DuckDB, as the CLI would."""
-    sys.path.insert(0, str(REPO))
     os.environ["SOURCES__GITLAB__TRACE_CONCURRENCY"] = str(args.concurrency)
     os.environ["SOURCES__GITLAB__FINGERPRINT_KEY"] = KEY
     import dlt
@@ -150,7 +148,6 @@ def _cpu_seconds(pid: int) -> float:
 
 def _list_jobs(url: str, path: Path) -> int:
     """Lists the group's finished jobs into a JSON-lines file and warms their logs (setup, not timed)."""
-    sys.path.insert(0, str(REPO))
     from dlt.sources.helpers import requests
 
     headers = {"PRIVATE-TOKEN": _token()}
