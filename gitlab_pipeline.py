@@ -205,6 +205,15 @@ def abort_pending_packages(pipeline: Pipeline) -> None:
         logger.debug("could not abort the pending packages", exc_info=True)
 
 
+def restore_exported_schemas(export_dir: Path, before: Dict[Path, bytes]) -> None:
+    """Puts the exported schemas back as they were: dlt exports while it runs, a failed run must not."""
+    for path in export_dir.glob("*.schema.yaml"):
+        if path not in before:
+            path.unlink()
+    for path, content in before.items():
+        path.write_bytes(content)
+
+
 def run(args: argparse.Namespace, stack: ExitStack) -> int:
     destination = make_destination(args.destination)
     schema_contract = parse_schema_contract(
@@ -220,12 +229,14 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         print(f"Demo: GitLab emulator at {emulator.base_url}, loading group(s) {', '.join(kwargs['groups'])}")
     stats = GitLabRunStats()
     source = select_resources(gitlab_source(run_stats=stats, **kwargs), args.resources)
+    export_dir = Path(dlt.config.get("gitlab_pipeline.export_schema_path", str) or SCHEMAS_DIR / "export")
+    exported_before = {path: path.read_bytes() for path in export_dir.glob("*.schema.yaml")}
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=destination,
         dataset_name=args.dataset,
         import_schema_path=str(SCHEMAS_DIR / "import"),
-        export_schema_path=dlt.config.get("gitlab_pipeline.export_schema_path", str) or str(SCHEMAS_DIR / "export"),
+        export_schema_path=str(export_dir),
         progress=LogCollector(log_period=PROGRESS_LOG_PERIOD_SECONDS, logger=sys.stdout, dump_system_stats=False),
     )
     started = time.monotonic()
@@ -236,6 +247,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         load_info.raise_on_failed_jobs()
     except Exception:
         abort_pending_packages(pipeline)
+        restore_exported_schemas(export_dir, exported_before)
         raise
     print("\n".join(summary_lines(pipeline, stats, time.monotonic() - started)))
     return 0

@@ -1,6 +1,7 @@
 """The CLI end to end against the GitLab emulator over real HTTP: exact loads, increments, bad input."""
 
 import re
+import shutil
 from datetime import datetime, timezone
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from gitlab_emulator import TOKENS
 from tests.utils import (
     DATASET,
+    REPO,
     TABLE_KEYS,
     assert_children_carry_parent_keys,
     assert_load_equals_truth,
@@ -125,6 +127,17 @@ def test_unreachable_gitlab_gives_one_line(workspace):
     assert result.error == (
         "error: cannot reach http://127.0.0.1:9/api/v4/groups/acme: check --base-url and the network (ConnectionError)"
     )
+
+
+def test_a_failed_first_run_leaves_the_reference_export_schema_as_it_was(workspace):
+    # a fresh clone: the committed reference export, and no pipeline yet
+    workspace.schema_export_dir.mkdir()
+    exported = workspace.schema_export_dir / "gitlab.schema.yaml"
+    shutil.copyfile(REPO / "schemas" / "export" / "gitlab.schema.yaml", exported)
+    failed = workspace.run("--base-url", "http://127.0.0.1:9", "--group", "acme")
+    assert failed.returncode != 0 and failed.error.startswith("error: cannot reach")
+    assert exported.read_bytes() == (REPO / "schemas" / "export" / "gitlab.schema.yaml").read_bytes()
+    assert [path.name for path in workspace.schema_export_dir.iterdir()] == ["gitlab.schema.yaml"]
 
 
 def test_a_failed_run_leaves_the_previous_load_intact(emulator, workspace):
