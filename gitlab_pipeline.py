@@ -10,10 +10,12 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, cast
 
 import dlt
 from dlt.common.runtime.collector import LogCollector
+from dlt.common.schema.typing import TSchemaContract
+from dlt.common.typing import TRefreshMode
 from dlt.pipeline.pipeline import Pipeline
 
 from gitlab import gitlab_source
@@ -94,7 +96,7 @@ def parse_since(value: str) -> str:
         ) from None
 
 
-def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str, str]]]:
+def parse_schema_contract(value: Optional[str]) -> Optional[TSchemaContract]:
     """`--schema-contract` as dlt takes it: one mode for everything, or a mode per entity."""
     if not value:
         return None
@@ -105,7 +107,7 @@ def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str,
                 f"unknown schema contract {value!r}: use one of {', '.join(SCHEMA_CONTRACT_MODES)}"
                 f" or ENTITY=MODE pairs with ENTITY in {', '.join(SCHEMA_CONTRACT_ENTITIES)}"
             )
-        return value
+        return cast(TSchemaContract, value)
     contract: Dict[str, str] = {}
     for pair in value.split(","):
         entity, _, mode = (part.strip() for part in pair.partition("="))
@@ -115,7 +117,7 @@ def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str,
                 f" and MODE in {', '.join(SCHEMA_CONTRACT_MODES)}"
             )
         contract[entity] = mode
-    return contract
+    return cast(TSchemaContract, contract)
 
 
 def source_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
@@ -148,7 +150,7 @@ def select_resources(source: Any, resources: Optional[str]) -> Any:
 
 def data_location(pipeline: Pipeline) -> str:
     """Where the loaded data lives, with no password in it."""
-    credentials = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
+    credentials = pipeline.destination_client().config.credentials
     database = getattr(credentials, "database", None) or "?"
     if pipeline.destination.destination_type.endswith(".duckdb"):
         return f"DuckDB file {database}, dataset {pipeline.dataset_name}"
@@ -157,7 +159,8 @@ def data_location(pipeline: Pipeline) -> str:
 
 
 def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> List[str]:
-    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    row_counts = normalized.row_counts if normalized else {}
     tables = {name: count for name, count in sorted(row_counts.items()) if not name.startswith("_dlt")}
     top_level = {name: count for name, count in tables.items() if "__" not in name}
     nested = {name: count for name, count in tables.items() if "__" in name}
@@ -227,8 +230,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
     )
     started = time.monotonic()
     try:
-        load_info = pipeline.run(
-            source, refresh="drop_sources" if args.full_refresh else None, schema_contract=schema_contract
+        load_info = pipeline.run(  # dlt takes None for both, though its annotations leave None out
+            source,
+            refresh=cast(TRefreshMode, "drop_sources" if args.full_refresh else None),
+            schema_contract=cast(TSchemaContract, schema_contract),
         )
         load_info.raise_on_failed_jobs()
     except Exception:

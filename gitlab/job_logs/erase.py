@@ -126,6 +126,7 @@ def leaky_jobs(pipeline: Pipeline) -> List[LeakyJob]:
                     f"SELECT job_id FROM {_table(client, ERASURES_TABLE)}"
                     f" WHERE outcome IN ({', '.join(repr(outcome) for outcome in DONE_OUTCOMES)})"
                 )
+                or []
             }
         except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
             done = set()
@@ -192,7 +193,10 @@ def _record(pipeline: Pipeline, results: List[EraseResult]) -> None:
         primary_key="job_id",
         columns={"status_code": {"data_type": "bigint", "nullable": True}},
     )
-    pipeline.run(resource, schema=pipeline.default_schema if pipeline.default_schema_name else None)
+    if pipeline.default_schema_name:  # into the schema that holds secret_findings
+        pipeline.run(resource, schema=pipeline.default_schema)
+    else:
+        pipeline.run(resource)
 
 
 def erase_leaky_jobs(
