@@ -203,7 +203,6 @@ def erase_leaky_jobs(
     pipeline: Pipeline,
     credentials: GitLabCredentials,
     yes: bool = False,
-    session: Optional[Session] = None,
 ) -> EraseReport:
     """Lists the jobs with secret findings and, with `yes`, erases each one's log and artifacts.
 
@@ -217,7 +216,6 @@ def erase_leaky_jobs(
         credentials (GitLabCredentials): The GitLab, and a token with the api scope of a user who may
             erase the jobs.
         yes (bool): Erase for real. Defaults to False (dry run).
-        session (Session, optional): The HTTP session; a retrying one from `make_session` by default.
 
     Returns:
         EraseReport: The jobs and the outcome for each.
@@ -226,7 +224,7 @@ def erase_leaky_jobs(
     report = EraseReport(jobs, dry_run=not yes)
     if not yes or not jobs:
         return report
-    http = session or make_session(GitLabRunStats())
+    http = make_session(GitLabRunStats())
     forbidden: Dict[int, EraseResult] = {}
     try:
         for job in jobs:
