@@ -7,7 +7,7 @@ import subprocess
 import sys
 from typing import Any, Dict, List
 
-from tests.utils import DATASET, Workspace
+from tests.utils import DATASET, Workspace, counts_by_sql, dataset_tables
 
 # run in the workspace, as a user would after the load: dlt finds the pipeline, destination and credentials itself
 READ_THROUGH_DLT = """
@@ -37,18 +37,6 @@ def as_counts(rows: List[Dict[str, Any]]) -> Dict[str, int]:
     return counts
 
 
-def tables_of_dataset(ws: Workspace, having_column: str = "") -> List[str]:
-    where_column = f" and column_name = '{having_column}'" if having_column else ""
-    return sorted({name for (name,) in ws.query(
-        f"select table_name from information_schema.columns where table_schema = '{DATASET}'{where_column}"
-    )})
-
-
-def sql_counts(ws: Workspace, tables: List[str], where: str = "") -> Dict[str, int]:
-    """Rows per table, counted by the destination itself."""
-    return {table: ws.query(f"select count(*) from {DATASET}.{table} {where}")[0][0] for table in tables}
-
-
 def test_dataset_row_counts_and_loads_equal_sql(emulator, any_workspace):
     ws = any_workspace
     args = ["--base-url", emulator.base_url, "--group", "acme"]
@@ -58,17 +46,17 @@ def test_dataset_row_counts_and_loads_equal_sql(emulator, any_workspace):
 
     read = read_through_dlt(ws)
 
-    every_table = sql_counts(ws, tables_of_dataset(ws))
+    every_table = counts_by_sql(ws, dataset_tables(ws))
     assert {"pipelines", "jobs", "issues__labels", "_dlt_loads", "_dlt_pipeline_state"} <= set(every_table)
     assert as_counts(read["row_counts"]) == every_table
 
     loads = [load_id for (load_id,) in ws.query(f"select load_id from {DATASET}._dlt_loads order by load_id")]
     assert len(loads) == 2 and read["loads"] == loads
     # per load: the tables that record their load (root tables; child tables join their parent for it)
-    with_load_id = [table for table in tables_of_dataset(ws, "_dlt_load_id") if not table.startswith("_dlt")]
+    with_load_id = [table for table in dataset_tables(ws, "_dlt_load_id") if not table.startswith("_dlt")]
     assert "jobs" in with_load_id and "issues__labels" not in with_load_id
     for load_id in loads:
-        expected = sql_counts(ws, with_load_id, f"where _dlt_load_id = '{load_id}'")
+        expected = counts_by_sql(ws, with_load_id, f"where _dlt_load_id = '{load_id}'")
         assert as_counts(read["rows_of_each_load"][load_id]) == expected, load_id
     first_rows, second_rows = (sum(as_counts(read["rows_of_each_load"][load_id]).values()) for load_id in loads)
     assert 0 < second_rows < first_rows

@@ -27,8 +27,8 @@ fail() {
 wanted=$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-dev.in)
 [[ -n $wanted ]] || fail "requirements-dev.in pins no uv==VERSION"
 installed=$("$UV" --version 2>/dev/null | awk '{print $2}') || true
-[[ $installed == "$wanted" ]] \
-    || fail "tools/lock.sh needs uv $wanted in .venv (found: ${installed:-none}): run ./run_tests.sh, or .venv/bin/pip install uv==$wanted"
+[[ $installed == "$wanted" ]] || fail "tools/lock.sh needs uv $wanted in .venv (found: ${installed:-none}):" \
+    "run ./run_tests.sh, or .venv/bin/pip install uv==$wanted"
 
 for name in requirements requirements-ui requirements-dev; do
     "$UV" pip compile --quiet --universal --python-version "$PYTHON_VERSION" \
