@@ -150,3 +150,16 @@ def assert_children_carry_parent_keys(workspace: Workspace) -> None:
             f" (select {parent_column} from {DATASET}.{parent})"
         )[0][0]
         assert orphans == 0, f"{child}.{column} has {orphans} rows without a parent in {parent}"
+
+
+def dataset_tables(workspace: Workspace, having_column: str = "") -> List[str]:
+    """Every table of the dataset on the destination, dlt's own included; with `having_column`, those that have it."""
+    where_column = f" and column_name = '{having_column}'" if having_column else ""
+    return sorted({name for (name,) in workspace.query(
+        f"select table_name from information_schema.columns where table_schema = '{DATASET}'{where_column}"
+    )})
+
+
+def counts_by_sql(workspace: Workspace, tables: Iterable[str], where: str = "") -> Dict[str, int]:
+    """Rows per table, counted by the destination itself; `where` filters each count."""
+    return {table: workspace.query(f"select count(*) from {DATASET}.{table} {where}")[0][0] for table in tables}
