@@ -9,6 +9,7 @@ import os
 import string
 import tempfile
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -54,6 +55,19 @@ class Catalog:
     def project_paths(self) -> Dict[int, str]:
         """Project id → `group/sub/project`."""
         return {int(row.id): row.path_with_namespace for row in self.projects.itertuples()}
+
+    def gitlab_urls(self) -> List[str]:
+        """The root URLs of the GitLab instances the projects were loaded from, most projects first.
+
+        A project's `web_url` is its GitLab's URL (with any relative root, e.g. `/gitlab`) followed by
+        `/<path_with_namespace>`; projects without one are left out.
+        """
+        roots: Counter = Counter()
+        for row in self.projects.itertuples():
+            suffix = f"/{row.path_with_namespace}"
+            if isinstance(row.web_url, str) and row.web_url.endswith(suffix):
+                roots[row.web_url[: -len(suffix)]] += 1
+        return [root for root, _ in roots.most_common()]
 
     def projects_of_group(self, group_path: Optional[str]) -> List[int]:
         """Ids of the projects in `group_path` and its subgroups; every project when None."""

@@ -13,7 +13,12 @@ from typing import Any, Dict, FrozenSet, Tuple
 
 # Tables each page needs; a page whose tables are absent says what to load instead of failing.
 CI_TABLES: FrozenSet[str] = frozenset({"projects", "pipelines", "jobs"})
-JOB_LOG_TABLES: FrozenSet[str] = frozenset({"job_log_sections", "secret_findings"})
+JOB_LOG_TABLES: FrozenSet[str] = frozenset({"jobs", "job_logs"})
+# Written only when there is something to write: clean logs leave no `secret_findings`, logs without runner
+# sections no `job_log_sections`, and no erase run no `job_erasures`.
+SECTIONS_TABLE = "job_log_sections"
+FINDINGS_TABLE = "secret_findings"
+ERASURES_TABLE = "job_erasures"
 DELIVERY_TABLES: FrozenSet[str] = frozenset({"merge_requests", "issues"})
 FINISHED_PIPELINE_STATUSES = ("success", "failed")
 DAY_BUCKET_MAX_DAYS = 31
@@ -28,7 +33,7 @@ EXISTING_TABLES_SQL = "SELECT table_name FROM information_schema.tables WHERE ta
 GROUPS_SQL = "SELECT id, full_path FROM {groups} ORDER BY full_path"
 
 PROJECTS_SQL = """
-SELECT id, path_with_namespace, namespace__full_path AS namespace_path
+SELECT id, path_with_namespace, namespace__full_path AS namespace_path, web_url
 FROM {projects}
 ORDER BY path_with_namespace
 """
@@ -222,6 +227,14 @@ ORDER BY b.job_name, b.section
 
 # --- secrets found in job logs -----------------------------------------------------------------------------------
 
+JOB_LOGS_SCANNED_SQL = """
+SELECT COUNT(*) AS logs
+FROM {job_logs} AS l
+LEFT JOIN {jobs} AS j ON j.id = l.job_id
+WHERE l.project_id IN ({project_ids})
+  AND COALESCE(j.created_at, l.finished_at) >= %s AND COALESCE(j.created_at, l.finished_at) < %s
+"""
+
 _FINDINGS_IN_SCOPE = (
     "f.project_id IN ({project_ids})"
     " AND COALESCE(j.created_at, f.detected_at) >= %s AND COALESCE(j.created_at, f.detected_at) < %s"
@@ -256,18 +269,17 @@ ORDER BY findings DESC, f.kind
 
 FINDINGS_SQL = f"""
 SELECT f.project_id, f.pipeline_id, f.job_id, f.job_name, f.kind, f.line_number, f.preview, f.fingerprint,
-       f.web_url, COALESCE(j.created_at, f.detected_at) AS job_created_at,
-       CASE WHEN {_NOT_ERASED} THEN FALSE ELSE TRUE END AS erased
+       f.web_url, COALESCE(j.created_at, f.detected_at) AS job_created_at
 FROM {{secret_findings}} AS f
 LEFT JOIN {{jobs}} AS j ON j.id = f.job_id
-{{erasures_join}}
 WHERE {_FINDINGS_IN_SCOPE}
 ORDER BY job_created_at DESC, f.job_id, f.finding_index
 LIMIT {FINDINGS_SHOWN}
 """
 
 ERASE_JOBS_SQL = f"""
-SELECT f.project_id, f.job_id, MIN(f.web_url) AS web_url
+SELECT f.project_id, f.job_id, MIN(f.job_name) AS job_name, MIN(f.web_url) AS web_url, COUNT(*) AS findings,
+       string_agg(DISTINCT f.kind, ', ' ORDER BY f.kind) AS kinds
 FROM {{secret_findings}} AS f
 LEFT JOIN {{jobs}} AS j ON j.id = f.job_id
 {{erasures_join}}
@@ -276,10 +288,19 @@ GROUP BY f.project_id, f.job_id
 ORDER BY f.project_id, f.job_id
 """
 
+# What `gitlab_pipeline.py erase-leaky-jobs` works on: every leaky job of the dataset, whatever the filters.
+LEAKY_JOBS_IN_DATASET_SQL = f"""
+SELECT COUNT(DISTINCT f.job_id) AS jobs
+FROM {{secret_findings}} AS f
+LEFT JOIN {{jobs}} AS j ON j.id = f.job_id
+{{erasures_join}}
+WHERE {_NOT_ERASED}
+"""
+
 
 def erasures_join(tables: FrozenSet[str]) -> str:
     """The `{erasures_join}` of the findings statements: `job_erasures` when the erase command has run."""
-    return ERASURES_JOIN if "job_erasures" in tables else NO_ERASURES_JOIN
+    return ERASURES_JOIN if ERASURES_TABLE in tables else NO_ERASURES_JOIN
 
 
 # --- delivery: merge request lead time and issue throughput ------------------------------------------------------

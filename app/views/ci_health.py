@@ -5,7 +5,7 @@ import streamlit as st
 from app import charts, formatting, queries
 from app.data import Catalog, fetch_all
 from app.queries import Filters, build
-from app.views import tables_missing
+from app.views import metric_row, show_table, tables_missing
 
 SUCCESS_RATE_HELP = "success / (success + failed), as in GitLab's CI/CD analytics; canceled and skipped don't count"
 DURATION_HELP = "finished pipelines (success or failed); from their jobs' first start to last finish"
@@ -27,15 +27,15 @@ def render(filters: Filters, catalog: Catalog) -> None:
     })
     pipelines, jobs = frames["pipelines"].iloc[0], frames["jobs"].iloc[0]
 
-    cells = st.columns(6)
-    cells[0].metric("Pipelines", formatting.count(pipelines["pipelines"]))
-    cells[1].metric("Pipeline success rate",
-                    formatting.percent(pipelines["succeeded"], pipelines["succeeded"] + pipelines["failed"]),
-                    help=SUCCESS_RATE_HELP)
-    cells[2].metric("Pipeline duration p50", formatting.seconds(pipelines["duration_p50"]), help=DURATION_HELP)
-    cells[3].metric("Pipeline duration p95", formatting.seconds(pipelines["duration_p95"]), help=DURATION_HELP)
-    cells[4].metric("Job queue time p50", formatting.seconds(jobs["queued_p50"]), help=QUEUE_HELP)
-    cells[5].metric("Job queue time p95", formatting.seconds(jobs["queued_p95"]), help=QUEUE_HELP)
+    metric_row([
+        ("Pipelines", formatting.count(pipelines["pipelines"]), None),
+        ("Pipeline success rate",
+         formatting.percent(pipelines["succeeded"], pipelines["succeeded"] + pipelines["failed"]), SUCCESS_RATE_HELP),
+        ("Pipeline duration p50", formatting.seconds(pipelines["duration_p50"]), DURATION_HELP),
+        ("Pipeline duration p95", formatting.seconds(pipelines["duration_p95"]), DURATION_HELP),
+        ("Job queue time p50", formatting.seconds(jobs["queued_p50"]), QUEUE_HELP),
+        ("Job queue time p95", formatting.seconds(jobs["queued_p95"]), QUEUE_HELP),
+    ])
 
     paths = catalog.project_paths()
     st.subheader(f"Success rate per project, by {filters.bucket}")
@@ -77,8 +77,10 @@ def render(filters: Filters, catalog: Catalog) -> None:
                                    "success rate"))
     table = branches[["project", "ref", "pipelines", "succeeded", "failed", "success_rate", "duration_p50"]].copy()
     table["duration_p50"] = table["duration_p50"].map(formatting.seconds)
-    st.dataframe(table, hide_index=True, column_config={
+    show_table(table, {
         "ref": "branch or tag",
-        "success_rate": st.column_config.ProgressColumn("success rate", format="percent", min_value=0, max_value=1),
+        # green above half, red below, like the heatmap's scale
+        "success_rate": st.column_config.ProgressColumn("success rate", format="percent", min_value=0, max_value=1,
+                                                        color="auto"),
         "duration_p50": "duration p50",
     })

@@ -5,7 +5,7 @@ import streamlit as st
 from app import charts, formatting, queries
 from app.data import Catalog, fetch_all
 from app.queries import Filters, build
-from app.views import tables_missing
+from app.views import metric_row, show_table, tables_missing
 
 LEAD_HELP = "from a merge request's creation to its merge, for merge requests merged in range"
 
@@ -24,12 +24,13 @@ def render(filters: Filters, catalog: Catalog) -> None:
     })
     lead, issues = frames["lead"].iloc[0], frames["issues"].iloc[0]
 
-    cells = st.columns(5)
-    cells[0].metric("Merged MRs", formatting.count(lead["merged"]))
-    cells[1].metric("MR lead time p50", formatting.seconds(lead["lead_p50"]), help=LEAD_HELP)
-    cells[2].metric("MR lead time p95", formatting.seconds(lead["lead_p95"]), help=LEAD_HELP)
-    cells[3].metric("Issues opened", formatting.count(issues["opened"]))
-    cells[4].metric("Issues closed", formatting.count(issues["closed"]))
+    metric_row([
+        ("Merged MRs", formatting.count(lead["merged"]), None),
+        ("MR lead time p50", formatting.seconds(lead["lead_p50"]), LEAD_HELP),
+        ("MR lead time p95", formatting.seconds(lead["lead_p95"]), LEAD_HELP),
+        ("Issues opened", formatting.count(issues["opened"]), None),
+        ("Issues closed", formatting.count(issues["closed"]), None),
+    ])
 
     left, right = st.columns(2)
     with left:
@@ -59,4 +60,4 @@ def render(filters: Filters, catalog: Catalog) -> None:
     table = by_project[["project", "merged", "lead_p50", "lead_p95"]].copy()
     for column in ("lead_p50", "lead_p95"):
         table[column] = table[column].map(formatting.seconds)
-    st.dataframe(table.rename(columns={"lead_p50": "lead time p50", "lead_p95": "lead time p95"}), hide_index=True)
+    show_table(table.rename(columns={"lead_p50": "lead time p50", "lead_p95": "lead time p95"}))

@@ -5,7 +5,7 @@ import streamlit as st
 from app import charts, formatting, queries
 from app.data import Catalog, fetch_all
 from app.queries import Filters, build
-from app.views import tables_missing
+from app.views import metric_row, show_table, tables_missing
 
 SECTIONS_HELP = "top-level sections of fetched job logs; nested sections are inside their parent's time"
 
@@ -15,6 +15,9 @@ def render(filters: Filters, catalog: Catalog) -> None:
     st.header("Where time goes inside jobs")
     if tables_missing(catalog, queries.JOB_LOG_TABLES, "job logs"):
         return
+    if queries.SECTIONS_TABLE not in catalog.tables:
+        st.info("The loaded job logs have no runner sections (`section_start`/`section_end` lines) to measure.")
+        return
     frames = fetch_all({
         "summary": build(queries.SECTION_SUMMARY_SQL, filters),
         "totals": build(queries.SECTION_TOTALS_SQL, filters),
@@ -22,31 +25,28 @@ def render(filters: Filters, catalog: Catalog) -> None:
     })
     summary, totals = frames["summary"].iloc[0], frames["totals"]
 
-    cells = st.columns(4)
-    cells[0].metric("Jobs with sections", formatting.count(summary["jobs"]), help=SECTIONS_HELP)
-    cells[1].metric("Time in sections", formatting.seconds(summary["total_seconds"]), help=SECTIONS_HELP)
     top = totals.iloc[0] if not totals.empty else None
-    cells[2].metric("Costliest section", top["section"] if top is not None else formatting.NONE_SHOWN)
-    cells[3].metric("Costliest section share",
-                    formatting.percent(top["total_seconds"], summary["total_seconds"]) if top is not None
-                    else formatting.NONE_SHOWN)
+    metric_row([
+        ("Jobs with sections", formatting.count(summary["jobs"]), SECTIONS_HELP),
+        ("Time in sections", formatting.seconds(summary["total_seconds"]), SECTIONS_HELP),
+        ("Costliest section", top["section"] if top is not None else formatting.NONE_SHOWN, None),
+        ("Costliest section share",
+         formatting.percent(top["total_seconds"], summary["total_seconds"]) if top is not None
+         else formatting.NONE_SHOWN, None),
+    ])
     if totals.empty:
         st.caption("No job log sections in range.")
         return
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Total time per section")
-        totals["hours"] = totals["total_seconds"] / 3600.0
-        st.altair_chart(charts.bars(totals, "section", "hours", "hours", value_format=",.2f"))
-    with right:
-        st.subheader("Per job name: time per section")
-        by_job = frames["by_job"]
-        by_job["minutes"] = by_job["total_seconds"] / 60.0
-        st.altair_chart(charts.bars(by_job, "job_name", "minutes", "minutes", color="section"))
-
+    st.subheader("Total time per section")
+    totals["hours"] = totals["total_seconds"] / 3600.0
+    st.altair_chart(charts.bars(totals, "section", "hours", "hours", value_format=",.2f"))
     table = totals[["section", "jobs", "total_seconds", "p50_seconds", "p95_seconds"]].copy()
     for column in ("total_seconds", "p50_seconds", "p95_seconds"):
         table[column] = table[column].map(formatting.seconds)
-    st.dataframe(table.rename(columns={"total_seconds": "total", "p50_seconds": "p50", "p95_seconds": "p95"}),
-                 hide_index=True)
+    show_table(table.rename(columns={"total_seconds": "total", "p50_seconds": "p50", "p95_seconds": "p95"}))
+
+    st.subheader("Per job name: time per section")
+    by_job = frames["by_job"]
+    by_job["minutes"] = by_job["total_seconds"] / 60.0
+    st.altair_chart(charts.bars(by_job, "job_name", "minutes", "minutes", color="section"))

@@ -116,12 +116,14 @@ class DemoData:
 
 
 def save_screenshot(page: Page, name: str, scroller: Optional[str] = None) -> Path:
-    """A PNG of the whole page in SCREENSHOTS; `scroller` is the element whose content overflows the window."""
+    """A PNG of the whole page, as wide as the window, in SCREENSHOTS; `scroller` is the element whose content
+    overflows the window (the window grows to its height for the picture, then shrinks back)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    window = page.viewport_size or VIEWPORT
     if scroller:
         height = page.evaluate(f"() => document.querySelector('{scroller}').scrollHeight")
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], int(height))})
+        page.set_viewport_size({"width": window["width"], "height": max(window["height"], int(height))})
         # the resize makes tables and charts lay out again: wait for two frames, then for the tables' grids
         page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
         page.wait_for_function(
@@ -129,5 +131,5 @@ def save_screenshot(page: Page, name: str, scroller: Optional[str] = None) -> Pa
             ".every(grid => grid.getBoundingClientRect().width > 100)"
         )
     page.screenshot(path=str(path))
-    page.set_viewport_size(VIEWPORT)
+    page.set_viewport_size(window)
     return path

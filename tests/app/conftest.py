@@ -2,40 +2,12 @@
 
 from typing import Iterator
 
-import dlt
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from gitlab_emulator import TOKENS, GitLabEmulator
 from tests.app.browser_utils import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, DemoData
-from tests.utils import DATASET, Workspace
-
-JOB_LOGS_FINGERPRINT_KEY = "tests-app-fingerprint-key"
-
-
-def _load_job_logs(ws: Workspace, emu: GitLabEmulator) -> None:
-    """Loads `job_logs`, `job_log_sections` and `secret_findings` of the demo jobs into the workspace's dataset.
-
-    Only while the source does not load job logs itself: it fetches the emulator's traces with the
-    project's own `job_logs` transformer, into the same DuckDB file and dataset as the CLI's load.
-    """
-    from gitlab.credentials import gitlab_credentials
-    from gitlab.job_logs import job_logs
-    from gitlab.job_logs.config import JobLogsConfiguration
-
-    rows = emu.truth_rows("jobs")
-    jobs = dlt.resource(lambda: (yield rows), name="demo_jobs", selected=False)
-    logs = job_logs(
-        jobs, gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url),
-        config=JobLogsConfiguration(fingerprint_key=JOB_LOGS_FINGERPRINT_KEY),
-    )
-    pipeline = dlt.pipeline(
-        "tests_app_job_logs",
-        pipelines_dir=str(ws.root / "job_logs_pipelines"),
-        destination=dlt.destinations.duckdb(str(ws.duckdb_path)),
-        dataset_name=DATASET,
-    )
-    pipeline.run(logs).raise_on_failed_jobs()
+from tests.utils import Workspace
 
 
 @pytest.fixture(scope="session")
@@ -45,10 +17,10 @@ def demo_data(tmp_path_factory) -> DemoData:
     with GitLabEmulator() as emu:
         result = ws.run("--base-url", emu.base_url, "--group", "acme")
         assert result.returncode == 0, result.output
-        if "job_log_sections" not in ws.tables():
-            _load_job_logs(ws, emu)
         planted = [secret.value for secret in emu.planted_secrets]
-    assert {"pipelines", "jobs", "merge_requests", "issues", "job_log_sections", "secret_findings"} <= ws.tables()
+    # the CLI loaded the job logs itself (the fixture adds nothing, so a CLI that stops loading them fails here)
+    needed = {"pipelines", "jobs", "merge_requests", "issues", "job_logs", "job_log_sections", "secret_findings"}
+    assert needed <= ws.tables(), needed - ws.tables()
     return DemoData(ws, planted)
 
 
