@@ -1,6 +1,6 @@
 """The dashboard's chart shapes, built with Altair so every page looks alike."""
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import altair as alt
 import pandas as pd
@@ -22,7 +22,7 @@ def _min_step(number_format: str) -> Any:
 
 def trend(frame: pd.DataFrame, y: str, title: str, color: Optional[str] = None, y_format: str = ",.1f") -> alt.Chart:
     """A line per series over `period`, with points, e.g. success rate per project by week."""
-    encodings = {
+    encodings: Dict[str, Any] = {
         "x": alt.X("period:T", title=None),
         "y": alt.Y(f"{y}:Q", title=title, axis=alt.Axis(format=y_format, tickMinStep=_min_step(y_format))),
         "tooltip": [alt.Tooltip("period:T", title="period"), alt.Tooltip(f"{y}:Q", title=title, format=y_format)],
@@ -45,7 +45,7 @@ def trend_lines(frame: pd.DataFrame, columns: List[str], title: str, y_format: s
 def bars(frame: pd.DataFrame, category: str, value: str, title: str, color: Optional[str] = None,
          value_format: str = ",.1f") -> alt.Chart:
     """Horizontal bars, longest first, e.g. p95 duration per job."""
-    encodings = {
+    encodings: Dict[str, Any] = {
         "y": alt.Y(f"{category}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=AXIS_LABEL_LIMIT_PX)),
         "x": alt.X(f"{value}:Q", title=title, axis=alt.Axis(format=value_format, tickMinStep=_min_step(value_format))),
         "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", title=title, format=value_format)],

@@ -18,7 +18,6 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import dlt
 import pandas as pd
 import streamlit as st
-from dlt.common.pipeline import SupportsPipeline
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
 from app.queries import (
@@ -54,7 +53,7 @@ class Catalog:
 
     def project_paths(self) -> Dict[int, str]:
         """Project id → `group/sub/project`."""
-        return {int(row.id): row.path_with_namespace for row in self.projects.itertuples()}
+        return {int(row.id): str(row.path_with_namespace) for row in self.projects.itertuples()}  # type: ignore[arg-type]
 
     def gitlab_urls(self) -> List[str]:
         """The root URLs of the GitLab instances the projects were loaded from, most projects first.
@@ -79,7 +78,7 @@ class Catalog:
 
 
 @st.cache_resource(show_spinner=False)
-def pipeline() -> SupportsPipeline:
+def pipeline() -> dlt.Pipeline:
     """`gitlab_pipeline` as the CLI left it; without local state, the destination named in `[gitlab_dashboard]`."""
     # The dashboard never writes; a read-only DuckDB connection also lets `dlt pipeline ... show` read alongside.
     os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__READ_ONLY", "true")
@@ -206,7 +205,7 @@ def catalog() -> Catalog:
     return Catalog(groups, projects, _utc_day(first), _utc_day(last), tables)
 
 
-def _utc_day(moment: object) -> date:
+def _utc_day(moment: Any) -> date:
     stamp = pd.Timestamp(moment)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC")

@@ -5,7 +5,8 @@ It reads `gitlab_pipeline`'s dataset through dlt (DuckDB by default, or PostgreS
 
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from datetime import date
+from typing import Any, Callable, Optional, Tuple
 
 import streamlit as st
 
@@ -30,8 +31,8 @@ PAGES: Tuple[Tuple[str, str, str, TRender], ...] = (
 )
 
 
-def _date_range(catalog: Catalog) -> Tuple:
-    picked = st.sidebar.date_input(
+def _date_range(catalog: Catalog) -> Tuple[date, date]:
+    picked: Any = st.sidebar.date_input(  # a date, or a tuple of one or two while a range is picked
         "Date range (UTC)",
         value=(catalog.first_day, catalog.last_day),
         help="pipelines and jobs by creation, merge requests by merge, issues by opening and closing",

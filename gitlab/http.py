@@ -50,5 +50,5 @@ def make_session(stats: GitLabRunStats) -> Session:
     adapter = _MeteredAdapter(stats, pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers["User-Agent"] = f"{USER_AGENT} {session.headers.get('User-Agent', '')}".strip()
+    session.headers["User-Agent"] = f"{USER_AGENT} {session.headers.get('User-Agent', '')!s}".strip()
     return session

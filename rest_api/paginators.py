@@ -48,7 +48,7 @@ class GitLabKeysetPaginator(GitLabLinkPaginator):
         }
 
     def init_request(self, request: Request) -> None:
-        given: Dict[str, Any] = dict(request.params or {})  # type: ignore[arg-type]  # a mapping here, never a str
+        given: Dict[str, Any] = dict(request.params or {})  # a mapping here, never a str
         request.params = {**given, **self.keyset_params}
 
     def __str__(self) -> str:
