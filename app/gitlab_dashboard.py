@@ -4,8 +4,8 @@ It reads `gitlab_pipeline`'s dataset through dlt (DuckDB by default, or PostgreS
 """
 
 import sys
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 import streamlit as st
