@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, cast
 
 import dlt
-from airflow import DAG
+from airflow.sdk import DAG
 from dlt.common import pendulum
 from dlt.extract import DltSource
 from dlt.helpers.airflow_helper import DEFAULT_RETRY_BACKOFF, PipelineTasksGroup
@@ -108,4 +108,7 @@ with DAG(
         wipe_local_data=True,
         retry_policy=DEFAULT_RETRY_BACKOFF,  # retries the load step only; HTTP is retried by the source
     )
+    # dlt sets up its config providers on first use; do it now, from the dags folder's .dlt/config.toml, since
+    # inside the source's config section dlt 1.31 misses [providers.airflow_secrets] (see docs/composer.md)
+    dlt.current.run_context()
     add_family_runs(pipeline_tasks, gitlab_source())

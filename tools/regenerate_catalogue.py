@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate the raw GitLab endpoint catalogue in rest_api/generated_reference/ from openapi/gitlab.yaml.
 
-Runs dlt-init-openapi 0.1.0 from a pinned virtualenv (tools/.venv-generator/, built on first use from
-tools/generator-requirements.txt) and copies its output into rest_api/generated_reference/. Standard library only,
+Runs dlt-init-openapi 0.1.0 from a pinned virtualenv (~/.cache/gitlab-dlt/catalogue-generator/, built on first
+use from tools/generator-requirements.txt) and copies its output into rest_api/generated_reference/. Standard library only,
 so any python3 can run it. See tools/README.md.
 
 Usage:
@@ -28,7 +28,9 @@ from typing import Any, Dict, List, Optional, Sequence
 REPO_DIR = Path(__file__).resolve().parent.parent
 SPEC_PATH = REPO_DIR / "openapi" / "gitlab.yaml"
 REQUIREMENTS_PATH = REPO_DIR / "tools" / "generator-requirements.txt"
-VENV_DIR = REPO_DIR / "tools" / ".venv-generator"
+# Outside the repo, so that no test or command builds a venv inside the work tree
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitlab-dlt"
+VENV_DIR = CACHE_DIR / "catalogue-generator"
 CATALOGUE_DIR = REPO_DIR / "rest_api" / "generated_reference"
 CATALOGUE_SOURCE = "gitlab/__init__.py"
 
@@ -43,7 +45,7 @@ POST_HOOK_TOOLS = ("dlt-init-openapi", "autoflake", "isort", "black")
 # vendored), and the secrets template, which the generated .gitignore would keep out of git anyway.
 EXCLUDED_TOP_DIRS = ("rest_api",)
 EXCLUDED_FILES = (".dlt/secrets.toml",)
-# Bump to force every existing tools/.venv-generator/ to be rebuilt.
+# Bump to force every existing generator venv to be rebuilt.
 VENV_LAYOUT_VERSION = 1
 STAMP_NAME = ".catalogue-stamp.json"
 LOCK_NAME = ".build.lock"
@@ -83,7 +85,7 @@ def _interpreter_version(python: str) -> str:
 
 
 def _wanted_stamp(python: str) -> Dict[str, Any]:
-    """Returns what tools/.venv-generator/ must have been built from to be reused."""
+    """Returns what the generator venv must have been built from to be reused."""
     return {
         "layout": VENV_LAYOUT_VERSION,
         "requirements_sha256": _requirements_digest(),
@@ -106,7 +108,7 @@ def _venv_python() -> Path:
 
 
 def _clear_venv_dir() -> None:
-    """Deletes everything in tools/.venv-generator/ except the build lock."""
+    """Deletes everything in the generator venv's folder except the build lock."""
     for entry in VENV_DIR.iterdir():
         if entry.name == LOCK_NAME:
             continue
@@ -131,9 +133,9 @@ def _create_offline_placeholder() -> None:
 
 
 def _build_venv(python: str, stamp: Dict[str, Any]) -> None:
-    """Builds tools/.venv-generator/ from the pinned requirements and writes its stamp last."""
+    """Builds the generator venv from the pinned requirements and writes its stamp last."""
     _clear_venv_dir()
-    _progress(f"building {VENV_DIR.relative_to(REPO_DIR)}/ from {REQUIREMENTS_PATH.relative_to(REPO_DIR)} ...")
+    _progress(f"building {VENV_DIR}/ from {REQUIREMENTS_PATH.relative_to(REPO_DIR)} ...")
     result = subprocess.run([python, "-m", "venv", str(VENV_DIR)], capture_output=True, text=True)
     if result.returncode != 0:
         raise CatalogueError(f"python -m venv failed (exit {result.returncode}): {_tail(result.stderr)}")
@@ -158,7 +160,7 @@ def _missing_tools() -> List[str]:
 
 
 def ensure_generator_venv(python: str) -> Path:
-    """Returns tools/.venv-generator/, building it when absent or built from other pins or another python.
+    """Returns the generator venv's folder, building it when absent or built from other pins or another python.
 
     Args:
         python (str): Interpreter the venv is built from when it has to be (re)built.
@@ -174,7 +176,7 @@ def ensure_generator_venv(python: str) -> Path:
             _build_venv(python, wanted)
         missing = _missing_tools()
         if missing:
-            raise CatalogueError(f"{VENV_DIR.relative_to(REPO_DIR)}/bin lacks {', '.join(missing)} after install")
+            raise CatalogueError(f"{VENV_DIR}/bin lacks {', '.join(missing)} after install")
         _create_offline_placeholder()
     return VENV_DIR
 
@@ -376,7 +378,7 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     mode.add_argument("--list", action="store_true", help="print the committed catalogue's resources as JSON")
     parser.add_argument("--spec", type=Path, default=SPEC_PATH, help="OpenAPI file (default: openapi/gitlab.yaml)")
     parser.add_argument(
-        "--python", default=sys.executable, help="interpreter to build tools/.venv-generator/ from (default: this one)"
+        "--python", default=sys.executable, help="interpreter to build the generator venv from (default: this one)"
     )
     return parser.parse_args(argv)
 

@@ -3,7 +3,8 @@
 Usage: python dag_driver.py DAG_ID LOGICAL_DATE REPORT_JSON [--parse-only]. AIRFLOW_HOME, the dags folder
 and every dlt setting come from the environment. Parsing runs with outgoing connections refused, so a DAG
 file that talks to the network while Airflow parses it shows up as an import error. The report holds
-the import errors, the tasks with their upstream task ids, and each task's final state.
+the import errors, the tasks with their upstream task ids, the Airflow Variables the parse asked the secrets
+backend for (with `recording_secrets.RecordingSecretsBackend` configured), and each task's final state.
 """
 
 import json
@@ -32,24 +33,38 @@ def _prepare_database() -> None:
     """Creates the SQLite metadata tables on the first call; later calls find them up to date."""
     from airflow.utils import db
 
-    db.initdb(load_connections=False)
+    db.initdb()
+
+
+def _parse_dags_folder() -> Any:
+    """Parses the dags folder as Airflow's DAG processor does: as a bundle, whose path goes on `sys.path`."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    (bundle,) = DagBundlesManager().get_all_dag_bundles()  # `dags-folder`: AIRFLOW__CORE__DAGS_FOLDER
+    bundle.initialize()
+    return BundleDagBag(bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
 
 
 def main(argv: list) -> int:
     dag_id, logical_date, report_path = argv[:3]
     parse_only = "--parse-only" in argv[3:]
     _prepare_database()
-    from airflow.models import DagBag
-    from airflow.utils import timezone
+    from airflow.sdk import timezone
+
+    from recording_secrets import RecordingSecretsBackend
 
     with _no_network():
-        dagbag = DagBag(include_examples=False)
-    report: Dict[str, Any] = {"import_errors": {path: str(err) for path, err in dagbag.import_errors.items()}}
+        dagbag = _parse_dags_folder()
+    report: Dict[str, Any] = {
+        "import_errors": {path: str(err) for path, err in dagbag.import_errors.items()},
+        "variables_asked": list(RecordingSecretsBackend.variables_asked),
+    }
     dag = dagbag.get_dag(dag_id)
     if dag is not None:
         report["tasks"] = {task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks}
         if not parse_only and not report["import_errors"]:
-            dag_run = dag.test(execution_date=timezone.parse(logical_date))
+            dag_run = dag.test(logical_date=timezone.parse(logical_date))
             report["state"] = str(dag_run.state)
             report["task_states"] = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     with open(report_path, "w") as report_file:

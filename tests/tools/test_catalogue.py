@@ -252,7 +252,7 @@ def test_component_schemas_carry_their_keys(spec: Dict[str, Any]) -> None:
 
 
 def test_catalogue_is_regenerated_byte_for_byte() -> None:
-    """Builds tools/.venv-generator/ on first use (about 40 s), then regenerates in a temp dir and diffs."""
+    """Builds the generator venv in ~/.cache/gitlab-dlt on first use (about 40 s), then regenerates and diffs."""
     result = _run_tool("--check")
     assert result.returncode == 0, result.stdout + result.stderr
 
