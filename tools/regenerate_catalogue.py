@@ -41,10 +41,11 @@ GENERATED_PROJECT = SOURCE_NAME + "_pipeline"
 # "Generated from local spec at `openapi/gitlab.yaml`" does not depend on where the repo is checked out.
 SPEC_RELATIVE_PATH = "openapi/gitlab.yaml"
 POST_HOOK_TOOLS = ("dlt-init-openapi", "autoflake", "isort", "black")
-# Left out of rest_api/generated_reference/: the copy of the old rest_api source (an empty placeholder here, and never
-# vendored), and the secrets template, which the generated .gitignore would keep out of git anyway.
-EXCLUDED_TOP_DIRS = ("rest_api",)
-EXCLUDED_FILES = (".dlt/secrets.toml",)
+# rest_api/generated_reference/ keeps only the catalogue (gitlab/__init__.py) and its README, for reference:
+# the generator's demo pipeline, its .dlt/ config, requirements and .gitignore would be stray copies of the
+# project's own top-level files, and its rest_api/ a copy of the old engine (never vendored).
+EXCLUDED_TOP_DIRS = ("rest_api", ".dlt")
+EXCLUDED_FILES = ("gitlab_pipeline.py", "requirements.txt", ".gitignore")
 # Bump to force every existing generator venv to be rebuilt.
 VENV_LAYOUT_VERSION = 1
 STAMP_NAME = ".catalogue-stamp.json"
