@@ -9,11 +9,15 @@ import pytest
 from gitlab_emulator import TOKENS
 from tests.utils import (
     DATASET,
+    FINISHED_JOB_STATUSES,
     REPO,
     TABLE_KEYS,
+    Workspace,
     assert_children_carry_parent_keys,
     assert_load_equals_truth,
-    files_containing,
+    fingerprint,
+    requested_ids,
+    secret_needles,
 )
 
 SCOPES = {
@@ -37,10 +41,6 @@ def test_first_load_equals_the_emulators_truth(emulator, any_workspace, scope_na
     assert "Traceback" not in result.output
     assert_load_equals_truth(any_workspace, emulator, **scope)
     assert_children_carry_parent_keys(any_workspace)
-
-
-def _requested_ids(emulator, pattern: str) -> set:
-    return {tuple(int(g) for g in m.groups()) for r in emulator.requests if (m := re.fullmatch(pattern, r.path))}
 
 
 def test_incremental_run_merges_changes_and_fetches_only_changed_parents(emulator, any_workspace):
@@ -68,11 +68,11 @@ def test_incremental_run_merges_changes_and_fetches_only_changed_parents(emulato
     # children were fetched again only for the parents that changed
     changed_pipelines = {(p,) for p in emulator.changed_since("pipelines", before)}
     assert changed_pipelines, "time travel changed no pipeline"
-    assert _requested_ids(emulator, r"/api/v4/projects/\d+/pipelines/(\d+)/jobs") == changed_pipelines
+    assert requested_ids(emulator, r"/api/v4/projects/\d+/pipelines/(\d+)/jobs") == changed_pipelines
     for table, path in (("issues", "issues"), ("merge_requests", "merge_requests")):
         changed = emulator.changed_since(table, before)
         assert changed
-        assert _requested_ids(emulator, rf"/api/v4/projects/(\d+)/{path}/(\d+)/notes") == changed
+        assert requested_ids(emulator, rf"/api/v4/projects/(\d+)/{path}/(\d+)/notes") == changed
 
     # a run with nothing new adds nothing and reads no child again
     emulator.reset_counters()
@@ -153,51 +153,60 @@ def test_a_failed_run_leaves_the_previous_load_intact(emulator, workspace):
 
 
 @pytest.mark.parametrize(
-    "kind, where",
-    [("maintainer", "GITLAB_TOKEN"), ("oauth", "GITLAB_TOKEN"), ("job", "SOURCES__GITLAB__ACCESS_TOKEN"),
-     ("maintainer", "secrets.toml")],
+    "kind, where, destination",
+    [("maintainer", "GITLAB_TOKEN", "duckdb"), ("oauth", "GITLAB_TOKEN", "duckdb"),
+     ("job", "SOURCES__GITLAB__ACCESS_TOKEN", "duckdb"), ("maintainer", "secrets.toml", "duckdb"),
+     ("maintainer", "GITLAB_TOKEN", "postgres")],
 )
-def test_the_token_never_leaves_the_wire(emulator, workspace, kind, where):
+def test_the_token_never_leaves_the_wire(emulator, tmp_path, request, kind, where, destination):
+    dsn = request.getfixturevalue("postgres_dsn") if destination == "postgres" else None
+    workspace = Workspace(tmp_path, None, destination, dsn)
     token = TOKENS[kind]
     secrets = workspace.root / ".dlt" / "secrets.toml"
     if where == "secrets.toml":
         secrets.write_text(f'[sources.gitlab]\naccess_token = "{token}"\n')
-    env = {"GITLAB_TOKEN": ""} if where == "secrets.toml" else {"GITLAB_TOKEN": "", where: token}
+    env = {} if where == "secrets.toml" else {where: token}
     result = workspace.run("--base-url", emulator.base_url, "--group", "acme", env=env)
     assert result.returncode == 0, result.output
-    assert token not in result.output
-    assert [path for path in files_containing(workspace.root, token) if path != secrets] == []
+    assert_load_equals_truth(workspace, emulator)
     assert all(token not in r.path and token not in str(r.query) for r in emulator.requests)
+    allowed = [secrets] if where == "secrets.toml" else []
+    workspace.leak_search({"output": result.output}, allowed_files=allowed).assert_nowhere([token])
 
 
 def test_job_logs_load_redacted_and_leaky_jobs_are_erased_from_the_cli(emulator, any_workspace):
     workspace = any_workspace
+    key = "fingerprint-key-of-the-cli-test"
+    env = {"SOURCES__GITLAB__FINGERPRINT_KEY": key}
     args = ["--base-url", emulator.base_url, "--group", "acme"]
-    loaded = workspace.run(*args)
+    loaded = workspace.run(*args, env=env)
     assert loaded.returncode == 0, loaded.output
-    finished = {job["id"] for job in emulator.truth_rows("jobs") if job["finished_at"] and job["status"] != "skipped"}
-    logged = {job for (job,) in workspace.query(f"select job_id from {DATASET}.job_logs")}
-    assert logged <= finished and len(logged) == len(workspace.query(f"select job_id from {DATASET}.job_logs"))
-    planted = [secret for secret in emulator.planted_secrets if secret.job_id in logged]
+    finished = {job["id"] for job in emulator.truth_rows("jobs") if job["status"] in FINISHED_JOB_STATUSES}
+    logged = [job for (job,) in workspace.query(f"select job_id from {DATASET}.job_logs")]
+    assert len(logged) == len(set(logged)) and set(logged) == finished
+    planted = [secret for secret in emulator.planted_secrets if secret.job_id in finished]
+    findings = workspace.query(f"select job_id, kind, line_number, fingerprint from {DATASET}.secret_findings")
+    assert len(findings) == len(set(findings))
+    assert set(findings) == {(s.job_id, s.kind, s.line_number, fingerprint(key, s.value)) for s in planted}
     leaky = {secret.job_id for secret in planted}
-    found = {job for (job,) in workspace.query(f"select distinct job_id from {DATASET}.secret_findings")}
-    assert leaky and found == leaky
+    assert len(leaky) > 5
 
-    dry = workspace.run("erase-leaky-jobs", "--base-url", emulator.base_url)
+    dry = workspace.run("erase-leaky-jobs", "--base-url", emulator.base_url, env=env)
     assert dry.returncode == 0, dry.output
-    assert all(f"job {job} " in dry.stdout for job in leaky) and emulator.erased_job_ids == set()
+    assert {int(job) for job in re.findall(r"job (\d+) ", dry.stdout)} == leaky and emulator.erased_job_ids == set()
 
     denied = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url,
-                           env={"GITLAB_TOKEN": TOKENS["reporter"]})
+                           env={**env, "GITLAB_TOKEN": TOKENS["reporter"]})
     assert denied.returncode != 0 and "403 Forbidden" in denied.stdout and emulator.erased_job_ids == set()
 
-    erased = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url)
+    erased = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url, env=env)
     assert erased.returncode == 0, erased.output
     assert emulator.erased_job_ids == leaky
-    again = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url)
+    again = workspace.run("erase-leaky-jobs", "--yes", "--base-url", emulator.base_url, env=env)
     assert again.returncode == 0 and "No job with secret findings left to erase." in again.stdout
     assert emulator.erased_job_ids == leaky
 
-    for secret in planted:
-        assert secret.value not in loaded.output + dry.output + erased.output
-        assert files_containing(workspace.root, secret.value) == [], secret.kind
+    outputs = {"load": loaded.output, "dry run": dry.output, "denied erase": denied.output,
+               "erase": erased.output, "second erase": again.output}
+    workspace.leak_search(outputs).assert_nowhere([TOKENS["maintainer"], TOKENS["reporter"], *secret_needles(planted)])
+

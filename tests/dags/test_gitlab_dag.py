@@ -18,7 +18,7 @@ import pytest
 
 from gitlab.settings import START_DATE
 from gitlab_emulator import TOKENS
-from tests.utils import DATASET, REPO, TABLE_KEYS, files_containing
+from tests.utils import DATASET, REPO, TABLE_KEYS, LeakSearch
 
 AIRFLOW_DIR = REPO / "tools" / "airflow"
 AIRFLOW_PYTHON = AIRFLOW_DIR / ".venv" / "bin" / "python"
@@ -174,8 +174,8 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(airflow_py
         assert _requested_ids(emulator, rf"/api/v4/projects/(\d+)/{table}/(\d+)/notes") == changed, table
 
     # the token went to GitLab only: not into the task logs, Airflow's database, dlt's folders or the data
-    assert token not in first["log"] + second["log"]
-    assert files_containing(tmp_path, token) == []
+    logs = {"first run's log": first["log"], "second run's log": second["log"]}
+    LeakSearch(logs, folders=[tmp_path], duckdb_files=[home.duckdb_path]).assert_nowhere([token])
 
     # without the secret the DAG does not import, and the error says what to set
     parsed = home.run_dag("2024-06-03T00:00:00+00:00", "--parse-only", unset=("AIRFLOW_VAR_DLT_SECRETS_TOML",))
