@@ -74,6 +74,29 @@ def http_date(unix_seconds: float) -> str:
     return format_datetime(datetime.fromtimestamp(int(unix_seconds), tz=timezone.utc), usegmt=True)
 
 
+class ManualClock:
+    """A clock that moves only when told, for the rate limit's window (`GitLabEmulator(rate_limit_clock=...)`).
+
+    Args:
+        unix_seconds (float): The time it shows at first. Defaults to EPOCH.
+    """
+
+    def __init__(self, unix_seconds: float = EPOCH.timestamp()) -> None:
+        self._now = unix_seconds
+
+    def monotonic(self) -> float:
+        """Seconds on the clock, as `time.monotonic` counts them."""
+        return self._now
+
+    def time(self) -> float:
+        """The same, as unix seconds, as `time.time` counts them."""
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Moves the clock forward."""
+        self._now += seconds
+
+
 def truncate_ms(value: datetime) -> datetime:
     """Drops sub-millisecond precision so stored times round-trip through `iso_ms` exactly."""
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Iterator
 
 from gitlab_emulator import drift, timetravel, truth
-from gitlab_emulator.faults import FaultInjector, RateLimiter
+from gitlab_emulator.clock import ManualClock
+from gitlab_emulator.faults import FaultInjector, Outage, RateLimiter
 from gitlab_emulator.leaks import PlantedSecret
 from gitlab_emulator.model import World
 from gitlab_emulator.seed import seed_world
-from gitlab_emulator.server import RequestRecord, ServerState, ServerThread, build_app
+from gitlab_emulator.server import Gathering, RequestRecord, ServerState, ServerThread, build_app
 from gitlab_emulator.traces import render_trace, trace_context
 
 
@@ -27,6 +29,7 @@ class GitLabEmulator:
         fault_rate (float): Probability a request gets a 500/502/503 or a dropped connection. Defaults to 0.
         fault_path_pattern (str, optional): Regex searched in the path; faults only hit matching paths.
         rate_limit (tuple[int, float], optional): (max_requests, window_seconds) fixed window; beyond it 429.
+        rate_limit_clock (ManualClock, optional): Moves the rate limit's window instead of the real clock.
         host (str): Interface to bind. Defaults to "127.0.0.1".
         port (int): Port to bind; 0 (default) picks a free one.
     """
@@ -34,13 +37,14 @@ class GitLabEmulator:
     def __init__(
         self, world: World | None = None, latency_seconds: float = 0.0, max_concurrency: int | None = None,
         fault_rate: float = 0.0, fault_path_pattern: str | None = None,
-        rate_limit: tuple[int, float] | None = None, host: str = "127.0.0.1", port: int = 0,
+        rate_limit: tuple[int, float] | None = None, rate_limit_clock: ManualClock | None = None,
+        host: str = "127.0.0.1", port: int = 0,
     ) -> None:
         self.world = world if world is not None else seed_world()
         self._lock = threading.RLock()
         self._state = ServerState(
             world=self.world, lock=self._lock, latency_seconds=latency_seconds, max_concurrency=max_concurrency,
-            limiter=RateLimiter(*rate_limit) if rate_limit else None,
+            limiter=_rate_limiter(rate_limit, rate_limit_clock) if rate_limit else None,
             faults=FaultInjector(fault_rate, fault_path_pattern, self.world.seed) if fault_rate else None,
         )
         self._host = host
@@ -86,6 +90,30 @@ class GitLabEmulator:
         """Adds `imported_from` and `runner_manager`, turns issue `weight` into a string, bumps a few rows."""
         with self._lock:
             drift.apply_schema_drift(self.world)
+
+    # ----- scripted misbehaviour -----
+
+    @contextmanager
+    def outage(self, path_regex: str, after: int = 0, count: int | None = None, status: int = 500,
+               retry_after_seconds: int = 1) -> Iterator[Outage]:
+        """Inside the block, after `after` requests matching `path_regex`, the next `count` (None = all) fail.
+
+        Counted in requests, not time (see faults.Outage); the yielded Outage counts what it matched and failed.
+        """
+        outage = Outage(path_regex, after, count, status, retry_after_seconds)
+        self._state.outage = outage
+        try:
+            yield outage
+        finally:
+            self._state.outage = None
+
+    def hold_until_in_flight(self, count: int, timeout_seconds: float = 10.0) -> None:
+        """Holds the next requests until `count` are in flight at once, then serves them together (once).
+
+        Proves with counters, on any machine, that a client keeps `count` requests in flight: if it does,
+        `peak_in_flight` reaches `count` at once; if not, the requests go on after `timeout_seconds`.
+        """
+        self._state.gathering = Gathering(count, timeout_seconds)
 
     # ----- truth -----
 
@@ -135,10 +163,16 @@ class GitLabEmulator:
         """The most requests handled at once, counted on arrival (before max_concurrency queueing)."""
         return self._state.peak_in_flight
 
+    @property
+    def peak_serving(self) -> int:
+        """The most requests served at once, past the max_concurrency queue."""
+        return self._state.peak_serving
+
     def reset_counters(self) -> None:
-        """Clears the request log and the in-flight peak."""
+        """Clears the request log and the in-flight and serving peaks."""
         self._state.requests.clear()
         self._state.peak_in_flight = self._state.in_flight
+        self._state.peak_serving = self._state.serving
 
     @property
     def erased_job_ids(self) -> set[int]:
@@ -167,3 +201,10 @@ class GitLabEmulator:
         with self._lock:
             ctx = trace_context(self.world, self.world.jobs[job_id])
         return render_trace(ctx).text
+
+
+def _rate_limiter(rate_limit: tuple[int, float], clock: ManualClock | None) -> RateLimiter:
+    """The fixed-window limiter, on the real clock or on a test's manual one."""
+    if clock is None:
+        return RateLimiter(*rate_limit)
+    return RateLimiter(*rate_limit, monotonic=clock.monotonic, wall=clock.time)

@@ -104,3 +104,52 @@ class FaultInjector:
         if self._rng.random() >= self.rate:
             return None
         return self._rng.choice(FAULT_KINDS)
+
+
+OUTAGE_STATUSES = (429, 500, 502, 503)
+"""What an outage answers: too many requests, or one of the server errors of FAULT_BODIES."""
+
+
+class Outage:
+    """Scripted failures counted in requests, not time: after `after` matching requests, the next `count` fail.
+
+    Unlike `FaultInjector`, nothing is random: a test knows which requests fail, e.g. "every page of an
+    endpoint after the third fails on every try" (count None), or "a burst of 30 answers 429".
+
+    Args:
+        path_pattern (str): Regex searched in the path; only matching requests are counted and failed.
+        after (int): Matching requests served normally first.
+        count (int, optional): Matching requests failed after those; None = every later one.
+        status (int): One of OUTAGE_STATUSES.
+        retry_after_seconds (int): `Retry-After` of a 429.
+    """
+
+    def __init__(self, path_pattern: str, after: int = 0, count: int | None = None, status: int = 500,
+                 retry_after_seconds: int = 1) -> None:
+        if status not in OUTAGE_STATUSES:
+            raise ValueError(f"an outage answers one of {OUTAGE_STATUSES}, got {status}")
+        if after < 0 or (count is not None and count < 1):
+            raise ValueError(f"an outage needs after >= 0 and count >= 1 or None, got {after} and {count}")
+        self.pattern = re.compile(path_pattern)
+        self.after = after
+        self.count = count
+        self.status = status
+        self.retry_after_seconds = retry_after_seconds
+        self.matched = 0
+        self.failed = 0
+
+    def strikes(self, path: str) -> bool:
+        """Counts a request and returns whether it must fail."""
+        if not self.pattern.search(path):
+            return False
+        self.matched += 1
+        failing = self.matched > self.after and (self.count is None or self.failed < self.count)
+        self.failed += failing
+        return failing
+
+    def answer(self) -> tuple[int, str, str, dict[str, str]]:
+        """Status, body, content type and extra headers of a failed request."""
+        if self.status == 429:
+            return 429, "Retry later\n", "text/plain", {"Retry-After": str(self.retry_after_seconds)}
+        body, content_type = FAULT_BODIES[str(self.status)]
+        return self.status, body, content_type, {}

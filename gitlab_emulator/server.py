@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gitlab_emulator.auth import authenticate, find_credential
-from gitlab_emulator.faults import FAULT_BODIES, FaultInjector, RateLimiter
+from gitlab_emulator.faults import FAULT_BODIES, FaultInjector, Outage, RateLimiter
 from gitlab_emulator.handlers import resolve
 from gitlab_emulator.handlers.common import Ctx, Reply
 from gitlab_emulator.model import World
@@ -49,6 +49,37 @@ class RequestRecord:
 
 
 @dataclass
+class Gathering:
+    """Holds arriving requests until `size` are in flight at once, then lets them all go together, once.
+
+    A client that keeps `size` requests in flight gets through at once however slow the machine is; one
+    that keeps fewer is let go after `timeout_seconds`, and the emulator's peak counters show it.
+    """
+
+    size: int
+    timeout_seconds: float
+    done: bool = False
+    _complete: asyncio.Event | None = None
+
+    async def join(self, in_flight: int) -> None:
+        """Waits (inside the server's loop) until the gathering is complete or has timed out."""
+        if self.done:
+            return
+        if self._complete is None:
+            self._complete = asyncio.Event()
+        if in_flight < self.size:
+            try:
+                async with asyncio.timeout(self.timeout_seconds):
+                    await self._complete.wait()
+                return
+            except TimeoutError:
+                pass
+        self.done = True
+        self._complete.set()
+        await asyncio.sleep(0)  # go on in the same loop turn as the requests just woken: no latency timer runs between
+
+
+@dataclass
 class ServerState:
     """Everything the request pipeline reads and writes; shared with the emulator facade.
 
@@ -59,6 +90,8 @@ class ServerState:
         max_concurrency (int, optional): Requests handled at once; the rest wait.
         limiter (RateLimiter, optional): The rate limit.
         faults (FaultInjector, optional): Fault injection.
+        outage (Outage, optional): Scripted failures, set and cleared by the facade.
+        gathering (Gathering, optional): Holds arriving requests until enough are in flight.
     """
 
     world: World
@@ -67,10 +100,14 @@ class ServerState:
     max_concurrency: int | None = None
     limiter: RateLimiter | None = None
     faults: FaultInjector | None = None
+    outage: Outage | None = None
+    gathering: Gathering | None = None
     requests: list[RequestRecord] = field(default_factory=list)
     erased: set[int] = field(default_factory=set)
     in_flight: int = 0
     peak_in_flight: int = 0
+    serving: int = 0
+    peak_serving: int = 0
     _semaphore: asyncio.Semaphore | None = None
 
     def semaphore(self) -> asyncio.Semaphore | None:
@@ -97,13 +134,25 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     state.in_flight += 1
     state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
     try:
+        if state.gathering is not None:
+            await state.gathering.join(state.in_flight)
         semaphore = state.semaphore()
         if semaphore is None:
-            return await _serve(state, request)
+            return await _serve_counted(state, request)
         async with semaphore:
-            return await _serve(state, request)
+            return await _serve_counted(state, request)
     finally:
         state.in_flight -= 1
+
+
+async def _serve_counted(state: ServerState, request: web.Request) -> web.StreamResponse:
+    """Serves the request, counting it among those being served (past the concurrency limit)."""
+    state.serving += 1
+    state.peak_serving = max(state.peak_serving, state.serving)
+    try:
+        return await _serve(state, request)
+    finally:
+        state.serving -= 1
 
 
 def _flat_query(query: MultiDictProxy[str]) -> dict[str, str]:
@@ -115,7 +164,7 @@ def _flat_query(query: MultiDictProxy[str]) -> dict[str, str]:
 
 
 async def _serve(state: ServerState, request: web.Request) -> web.StreamResponse:
-    """Latency, then rate limit, then faults, then auth and the handler; every outcome is recorded."""
+    """Latency, then rate limit, then outage and faults, then auth and the handler; every outcome is recorded."""
     if state.latency_seconds:
         await asyncio.sleep(state.latency_seconds)
     path = request.raw_path.split("?", 1)[0]
@@ -132,6 +181,12 @@ async def _serve(state: ServerState, request: web.Request) -> web.StreamResponse
         if decision.limited:
             record(429)
             return web.Response(status=429, text="Retry later\n", headers={**_BASE_HEADERS, **extra})
+    outage = state.outage
+    if outage is not None and outage.strikes(path):
+        status, body, content_type, headers = outage.answer()
+        record(status)
+        return web.Response(status=status, text=body, content_type=content_type,
+                            headers={**_BASE_HEADERS, **extra, **headers})
     fault = state.faults.draw(path) if state.faults is not None else None
     if fault == "drop":
         record(0)

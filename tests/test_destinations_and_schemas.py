@@ -53,18 +53,26 @@ def test_the_curated_import_schema_types_columns_gitlab_leaves_empty(emulator, a
 def test_new_fields_evolve_into_new_columns_and_keep_every_row(emulator, any_workspace):
     args = ["--base-url", emulator.base_url, "--group", "acme"]
     assert any_workspace.run(*args).returncode == 0
+    drifted_at = emulator.now
     emulator.apply_schema_drift()
     result = any_workspace.run(*args)
     assert result.returncode == 0, result.output
 
     assert_load_equals_truth(any_workspace, emulator)
-    drifted = {row["id"] for row in emulator.truth_rows("issues") if "imported_from" in row}
+    # every row GitLab served again carries the new fields, and only those: the rows updated since the drift,
+    # and the jobs of the pipelines updated since (the others keep NULL in the new columns)
+    changed_issues = emulator.changed_since("issues", drifted_at)
+    drifted = {row["id"] for row in emulator.truth_rows("issues") if (row["project_id"], row["iid"]) in changed_issues}
     loaded = {issue for (issue,) in any_workspace.query(
         f"select id from {DATASET}.issues where imported_from = 'none'")}
-    assert loaded and loaded == drifted & loaded
-    assert "runner_manager__version" in _columns(any_workspace, "jobs")
-    assert any_workspace.query(f"select count(*) from {DATASET}.jobs where runner_manager__version is not null")[0][0] > 0
-    assert "imported_from" in _columns(any_workspace, "merge_requests")
+    assert len(drifted) == 3 and loaded == drifted
+    changed_merge_requests = emulator.changed_since("merge_requests", drifted_at)
+    assert len(changed_merge_requests) == 2 and set(any_workspace.query(
+        f"select project_id, iid from {DATASET}.merge_requests where imported_from = 'none'")) == changed_merge_requests
+    changed_pipelines = emulator.changed_since("pipelines", drifted_at)
+    rerun_jobs = {row["id"] for row in emulator.truth_rows("jobs") if row["pipeline"]["id"] in changed_pipelines}
+    assert rerun_jobs and {job for (job,) in any_workspace.query(
+        f"select id from {DATASET}.jobs where runner_manager__version is not null")} == rerun_jobs
     # issue weight turned from integer into text: every value is kept, in the column or its variant
     weights = {row["id"]: str(row["weight"]) for row in emulator.truth_rows("issues") if row.get("weight") is not None}
     variant = "weight__v_text" in _columns(any_workspace, "issues")
@@ -72,7 +80,8 @@ def test_new_fields_evolve_into_new_columns_and_keep_every_row(emulator, any_wor
         f"select id, {'coalesce(cast(weight as text), weight__v_text)' if variant else 'cast(weight as text)'}"
         f" from {DATASET}.issues where id in ({', '.join(map(str, loaded))})"
     )
-    assert {issue: weight for issue, weight in stored if weight is not None} == {i: weights[i] for i, _ in stored if i in weights}
+    expected_weights = {issue: weights[issue] for issue, _ in stored if issue in weights}
+    assert expected_weights and {issue: weight for issue, weight in stored if weight is not None} == expected_weights
 
     exported = yaml.safe_load((any_workspace.schema_export_dir / "gitlab.schema.yaml").read_text())
     assert "imported_from" in exported["tables"]["issues"]["columns"]

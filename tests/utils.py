@@ -1,20 +1,32 @@
-"""Helpers shared by the tests: running the CLI for real, and reading what it loaded."""
+"""Helpers shared by the tests: running the CLI for real, reading what it loaded, and looking for leaks."""
 
+import base64
+import binascii
+import gzip
+import hashlib
+import hmac
+import json
 import os
+import re
 import subprocess
 import sys
-from dataclasses import dataclass
+import uuid
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import duckdb
 import psycopg2
 
 from gitlab_emulator.truth import TABLE_KEYS as EMULATOR_TABLE_KEYS
+from gitlab_emulator import PlantedSecret
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "gitlab_pipeline.py"
 DATASET = "gitlab_data"
+# Written out from GitLab's job statuses, not imported from the code under test: only these jobs have a final log.
+FINISHED_JOB_STATUSES = ("success", "failed", "canceled")
 
 # The keys a correct load is compared on, per table: the emulator's, as GitLab identifies its rows
 # (tests/gitlab/test_resources.py checks that the source's table list agrees).
@@ -98,25 +110,29 @@ class Workspace:
         with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
             return con.execute(sql).fetchall()
 
-    def tables(self) -> Set[str]:
+    def tables(self, dataset: str = DATASET) -> Set[str]:
         rows = self.query(
-            f"select table_name from information_schema.tables where table_schema = '{DATASET}'"
+            f"select table_name from information_schema.tables where table_schema = '{dataset}'"
         )
         return {name for (name,) in rows if not name.startswith("_dlt")}
 
-    def keys(self, table: str) -> List[tuple]:
+    def keys(self, table: str, dataset: str = DATASET) -> List[tuple]:
         columns = ", ".join(TABLE_KEYS[table])
-        return self.query(f"select {columns} from {DATASET}.{table}")
+        return self.query(f"select {columns} from {dataset}.{table}")
+
+    def leak_search(self, texts: Mapping[str, str], allowed_files: Sequence[Path] = ()) -> "LeakSearch":
+        """Everything a run leaves behind: the given texts, the folder (dlt's data dir, .dlt) and the destination."""
+        return LeakSearch(
+            texts=texts,
+            folders=[self.root],
+            duckdb_files=[] if self.database_dsn else [self.duckdb_path],
+            postgres_dsns=[self.database_dsn] if self.database_dsn else [],
+            allowed_files=allowed_files,
+        )
 
 
 def key_set(rows: Iterable[Sequence]) -> Set[tuple]:
     return {tuple(row) for row in rows}
-
-
-def files_containing(root: Path, needle: str) -> List[Path]:
-    """Every file under `root` whose bytes contain `needle`."""
-    data = needle.encode()
-    return [path for path in root.rglob("*") if path.is_file() and data in path.read_bytes()]
 
 
 # child table → (its parent-key column, parent table, the parent's key column)
@@ -131,11 +147,21 @@ PARENT_KEYS = [
 ]
 
 
-def assert_load_equals_truth(workspace: Workspace, emulator, **scope) -> None:
-    loaded_tables = workspace.tables()
+def requested_ids(emulator, pattern: str) -> Set[tuple]:
+    """The numbers captured by `pattern` in the paths of the requests the emulator received."""
+    return {tuple(int(g) for g in m.groups()) for r in emulator.requests if (m := re.fullmatch(pattern, r.path))}
+
+
+def fingerprint(key: str, value: str) -> str:
+    """A secret's keyed fingerprint as the README describes it (HMAC-SHA256), computed apart from the product."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def assert_load_equals_truth(workspace: Workspace, emulator, dataset: str = DATASET, **scope) -> None:
+    loaded_tables = workspace.tables(dataset)
     for table in TABLE_KEYS:
         truth = emulator.truth(table, **scope)
-        rows = workspace.keys(table) if table in loaded_tables else []
+        rows = workspace.keys(table, dataset) if table in loaded_tables else []
         assert len(rows) == len(set(rows)), f"{table} has duplicate keys"
         assert key_set(rows) == truth, f"{table}: missing {truth - key_set(rows)}, extra {key_set(rows) - truth}"
 
@@ -163,3 +189,189 @@ def dataset_tables(workspace: Workspace, having_column: str = "") -> List[str]:
 def counts_by_sql(workspace: Workspace, tables: Iterable[str], where: str = "") -> Dict[str, int]:
     """Rows per table, counted by the destination itself; `where` filters each count."""
     return {table: workspace.query(f"select count(*) from {DATASET}.{table} {where}")[0][0] for table in tables}
+
+
+# ----- leaks: a token or a secret from a job log must be nowhere but where the user put it -----
+
+SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
+PROBE_SCHEMA = "leak_probe"
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+
+
+def secret_needles(secrets: Iterable[PlantedSecret]) -> List[str]:
+    """Every planted value, and each body line of a planted private key (stored text may break the block up)."""
+    needles = []
+    for secret in secrets:
+        needles.append(secret.value)
+        if secret.kind == "private_key":
+            needles += [line for line in secret.value.split("\n")[1:-1] if len(line) >= 16]
+    return needles
+
+
+def _unpacked(text: str) -> Iterator[str]:
+    """The text, and what every base64 zlib blob in it holds: dlt keeps its state so in the destination."""
+    yield text
+    for blob in _BASE64_RUN.findall(text):
+        try:
+            yield zlib.decompress(base64.b64decode(blob)).decode("latin-1")
+        except (binascii.Error, zlib.error, ValueError):
+            continue
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("latin-1")
+    return value if isinstance(value, str) else str(value)
+
+
+def _database_texts(label: str, run: Callable[[str], Tuple[List[str], List[tuple]]]) -> Iterator[Tuple[str, str]]:
+    """(place, every value of one column) for every column of every table in every schema, read with SQL."""
+    _, tables = run(
+        "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        f" and table_catalog = current_database() and table_schema not in {SYSTEM_SCHEMAS}"
+    )
+    for schema, table in tables:
+        columns, rows = run(f'select * from "{schema}"."{table}"')
+        for index, column in enumerate(columns):
+            yield f"{label} {schema}.{table}.{column}", "\0".join(_as_text(row[index]) for row in rows)
+
+
+def _duckdb_texts(path: Path) -> Iterator[Tuple[str, str]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+
+        def run(sql: str) -> Tuple[List[str], List[tuple]]:
+            rows = con.execute(sql).fetchall()
+            return [column[0] for column in con.description], rows
+
+        yield from _database_texts(f"DuckDB {path}", run)
+
+
+def _postgres_texts(dsn: str) -> Iterator[Tuple[str, str]]:
+    with psycopg2.connect(dsn) as con, con.cursor() as cursor:
+
+        def run(sql: str) -> Tuple[List[str], List[tuple]]:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+            return [column[0] for column in cursor.description], rows
+
+        yield from _database_texts(f"PostgreSQL {con.info.dbname}", run)
+    con.close()
+
+
+def _is_duckdb(data: bytes) -> bool:
+    return data[8:12] == b"DUCK"  # the magic bytes of DuckDB's main header
+
+
+def _file_texts(path: Path) -> Iterator[Tuple[str, str]]:
+    """(place, text) of a file: its bytes, a gzip file's content, and a DuckDB database's columns read with SQL."""
+    data = path.read_bytes()
+    yield str(path), data.decode("latin-1")
+    if data[:2] == b"\x1f\x8b":
+        try:
+            yield f"{path} (gunzipped)", gzip.decompress(data).decode("latin-1")
+        except (OSError, EOFError):
+            pass
+    if _is_duckdb(data):
+        yield from _duckdb_texts(path)
+
+
+@dataclass
+class LeakSearch:
+    """Looks for secrets everywhere a run can leave them, and proves it can see each of those places.
+
+    DuckDB compresses stored text, so a byte search of its file misses values; a PostgreSQL destination is not in any
+    folder at all. So databases are read with SQL, every column of every table in every schema (dlt's own tables and
+    staging dataset included), and base64 zlib blobs (dlt's stored state) are unpacked wherever they appear.
+
+    Args:
+        texts: Named texts a user sees: the CLI's output, task logs.
+        folders: Every file under them: dlt's data dir, .dlt, a DuckDB file; gzip and DuckDB files are opened.
+        duckdb_files: DuckDB destinations (searched even when outside `folders`).
+        postgres_dsns: PostgreSQL destinations.
+        allowed_files: Where the user put a secret on purpose, e.g. .dlt/secrets.toml.
+    """
+
+    texts: Mapping[str, str] = field(default_factory=dict)
+    folders: Sequence[Path] = ()
+    duckdb_files: Sequence[Path] = ()
+    postgres_dsns: Sequence[str] = ()
+    allowed_files: Sequence[Path] = ()
+
+    def _places(self) -> Iterator[Tuple[str, str]]:
+        yield from self.texts.items()
+        allowed = {path.resolve() for path in self.allowed_files}
+        files = {path.resolve() for folder in self.folders for path in folder.rglob("*") if path.is_file()}
+        for path in sorted(files - allowed):
+            yield from _file_texts(path)
+        for database in self.duckdb_files:
+            if database.resolve() not in files:
+                yield from _duckdb_texts(database.resolve())
+        for dsn in self.postgres_dsns:
+            yield from _postgres_texts(dsn)
+
+    def find(self, needles: Sequence[str]) -> Set[Tuple[str, int]]:
+        """(place, index of the needle) for every needle found, in a text as given or unpacked."""
+        found = set()
+        for place, text in self._places():
+            for haystack in _unpacked(text):
+                found |= {(place, index) for index, needle in enumerate(needles) if needle in haystack}
+        return found
+
+    def assert_nowhere(self, needles: Sequence[str]) -> None:
+        """No needle anywhere; then a canary planted in every place searched is found there (a positive control).
+
+        The message names the places, never the secret: test output is a place too.
+        """
+        needles = list(needles)
+        assert needles and all(needles), "nothing to look for: the check would pass whatever leaked"
+        found = self.find(needles)
+        assert not found, f"{len({i for _, i in found})} secret(s) leaked into {sorted({p for p, _ in found})}"
+        self._assert_sees_every_place()
+
+    def _assert_sees_every_place(self) -> None:
+        canary, packed_canary = f"glpat-{uuid.uuid4().hex[:20]}", f"glpat-{uuid.uuid4().hex[:20]}"
+        packed = base64.b64encode(zlib.compress(json.dumps({"token": packed_canary}).encode())).decode()
+        expected = {(name, 0) for name in self.texts}
+        probe_files = []
+        for folder in self.folders:
+            probe_files += [folder / "leak-probe.txt", folder / "leak-probe.gz"]
+            probe_files[-2].write_text(canary)
+            probe_files[-1].write_bytes(gzip.compress(canary.encode()))
+            expected |= {(str(probe_files[-2].resolve()), 0), (f"{probe_files[-1].resolve()} (gunzipped)", 0)}
+        probe_table = f'"{PROBE_SCHEMA}"."probe"'
+        statements = [f'create schema "{PROBE_SCHEMA}"', f"create table {probe_table} (plain text, packed text)",
+                      f"insert into {probe_table} values ('{canary}', '{packed}')"]
+        for database in self.duckdb_files:
+            assert database.exists(), f"the destination {database} does not exist: its check would pass on nothing"
+            with duckdb.connect(str(database)) as con:
+                for statement in statements:
+                    con.execute(statement)
+            label = f"DuckDB {database.resolve()}"
+            expected |= {(f"{label} {PROBE_SCHEMA}.probe.plain", 0), (f"{label} {PROBE_SCHEMA}.probe.packed", 1)}
+        for dsn in self.postgres_dsns:
+            with psycopg2.connect(dsn) as con, con.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+                label = f"PostgreSQL {con.info.dbname}"
+            con.close()
+            expected |= {(f"{label} {PROBE_SCHEMA}.probe.plain", 0), (f"{label} {PROBE_SCHEMA}.probe.packed", 1)}
+        probed = LeakSearch({name: text + canary for name, text in self.texts.items()}, self.folders,
+                            self.duckdb_files, self.postgres_dsns, self.allowed_files)
+        try:
+            unseen = expected - probed.find([canary, packed_canary])
+        finally:
+            self._remove_probes(probe_files)
+        assert not unseen, f"the leak search cannot see {sorted(unseen)}"
+
+    def _remove_probes(self, probe_files: List[Path]) -> None:
+        for path in probe_files:
+            path.unlink(missing_ok=True)
+        for database in self.duckdb_files:
+            with duckdb.connect(str(database)) as con:
+                con.execute(f'drop schema if exists "{PROBE_SCHEMA}" cascade')
+        for dsn in self.postgres_dsns:
+            with psycopg2.connect(dsn) as con, con.cursor() as cursor:
+                cursor.execute(f'drop schema if exists "{PROBE_SCHEMA}" cascade')
+            con.close()

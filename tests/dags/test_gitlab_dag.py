@@ -18,7 +18,7 @@ import pytest
 
 from gitlab.settings import START_DATE
 from gitlab_emulator import TOKENS
-from tests.utils import DATASET, REPO, Workspace, assert_load_equals_truth, files_containing
+from tests.utils import DATASET, REPO, LeakSearch, Workspace, assert_load_equals_truth
 
 MAKE_VENV = REPO / "tools" / "airflow" / "make_venv.sh"
 DRIVER = Path(__file__).resolve().with_name("dag_driver.py")
@@ -187,8 +187,8 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
         assert _requested_ids(emulator, rf"/api/v4/projects/(\d+)/{table}/(\d+)/notes") == changed, table
 
     # the token went to GitLab only: not into the task logs, Airflow's database, dlt's folders or the data
-    assert token not in first["log"] + second["log"]
-    assert files_containing(tmp_path, token) == []
+    logs = {"first run's log": first["log"], "second run's log": second["log"]}
+    LeakSearch(logs, folders=[tmp_path], duckdb_files=[home.duckdb_path]).assert_nowhere([token])
 
 
 @pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + DAG_RUN_TIMEOUT_SECONDS)

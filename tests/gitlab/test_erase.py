@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Set
 from gitlab.credentials import gitlab_credentials
 from gitlab.job_logs.erase import erase_leaky_jobs, leaky_jobs
 from gitlab_emulator import TOKENS, GitLabEmulator
-from tests.gitlab.test_job_logs import _finished, _list_jobs, _pipeline, _query, _run
+from tests.gitlab.helpers import finished_job_ids, job_logs_pipeline, list_jobs, query, run_job_logs
 
 ERASE = r"^/api/v4/projects/\d+/jobs/\d+/erase$"
 
@@ -16,8 +16,8 @@ def _leaky(emu: GitLabEmulator, job_ids: Set[int]) -> Set[int]:
 
 def _leaky_and_some_clean_jobs(emu: GitLabEmulator) -> List[List[Dict[str, Any]]]:
     """One page: the finished jobs that leak, and as many that do not (keeps the loads small)."""
-    jobs = [job for page in _list_jobs(emu, per_page=100) for job in page]
-    leaky = _leaky(emu, _finished([jobs]))
+    jobs = [job for page in list_jobs(emu, per_page=100) for job in page]
+    leaky = _leaky(emu, finished_job_ids([jobs]))
     clean = [job for job in jobs if job["id"] not in leaky][: len(leaky)]
     return [[job for job in jobs if job["id"] in leaky] + clean]
 
@@ -25,9 +25,9 @@ def _leaky_and_some_clean_jobs(emu: GitLabEmulator) -> List[List[Dict[str, Any]]
 def test_dry_run_changes_nothing_and_yes_erases_exactly_the_leaky_jobs_once(tmp_path):
     with GitLabEmulator() as emu:
         pages = _leaky_and_some_clean_jobs(emu)
-        pipeline = _pipeline(tmp_path)
-        _run(pipeline, emu, pages)
-        leaky = _leaky(emu, _finished(pages))
+        pipeline = job_logs_pipeline(tmp_path)
+        run_job_logs(pipeline, emu, pages)
+        leaky = _leaky(emu, finished_job_ids(pages))
         assert len(leaky) > 5
         tables_before = set(pipeline.default_schema.tables)
 
@@ -44,8 +44,8 @@ def test_dry_run_changes_nothing_and_yes_erases_exactly_the_leaky_jobs_once(tmp_
             done.exit_code == 0
             and done.lines()[0] == f"Erased {len(leaky)} of {len(leaky)} job(s) with secret findings:"
         )
-        assert set(_query(pipeline, "select job_id, outcome from job_erasures")) == {(job, "erased") for job in leaky}
-        assert _leaky(emu, _finished(pages)) == set()  # the emulator's traces no longer print them
+        assert set(query(pipeline, "select job_id, outcome from job_erasures")) == {(job, "erased") for job in leaky}
+        assert _leaky(emu, finished_job_ids(pages)) == set()  # the emulator's traces no longer print them
 
         again = erase_leaky_jobs(pipeline, gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url), yes=True)
         assert again.jobs == [] and again.lines() == ["No job with secret findings left to erase."]
@@ -55,9 +55,9 @@ def test_dry_run_changes_nothing_and_yes_erases_exactly_the_leaky_jobs_once(tmp_
 def test_a_reporter_token_gets_one_line_and_nothing_is_erased_or_lost(tmp_path):
     with GitLabEmulator() as emu:
         pages = _leaky_and_some_clean_jobs(emu)
-        pipeline = _pipeline(tmp_path)
-        _run(pipeline, emu, pages)
-        leaky = _leaky(emu, _finished(pages))
+        pipeline = job_logs_pipeline(tmp_path)
+        run_job_logs(pipeline, emu, pages)
+        leaky = _leaky(emu, finished_job_ids(pages))
 
         denied = erase_leaky_jobs(pipeline, gitlab_credentials(access_token=TOKENS["reporter"], base_url=emu.base_url), yes=True)
         [line] = denied.lines()
@@ -71,10 +71,10 @@ def test_a_reporter_token_gets_one_line_and_nothing_is_erased_or_lost(tmp_path):
 def test_erasing_jobs_erased_elsewhere_does_no_harm(tmp_path):
     with GitLabEmulator() as emu:
         pages = _leaky_and_some_clean_jobs(emu)
-        first, second = _pipeline(tmp_path, "first"), _pipeline(tmp_path, "second")
-        _run(first, emu, pages)
-        _run(second, emu, pages)
-        leaky = _leaky(emu, _finished(pages))
+        first, second = job_logs_pipeline(tmp_path, "first"), job_logs_pipeline(tmp_path, "second")
+        run_job_logs(first, emu, pages)
+        run_job_logs(second, emu, pages)
+        leaky = _leaky(emu, finished_job_ids(pages))
         erase_leaky_jobs(first, gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url), yes=True)
 
         report = erase_leaky_jobs(second, gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url), yes=True)

@@ -1,8 +1,6 @@
 """`job_logs` against the emulator over real HTTP: exactly-once logs, faults, 429s, state, secrets nowhere."""
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -10,13 +8,12 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Coroutine, List, Optional, Set, Tuple
 
 import dlt
 import pytest
 from dlt.extract.items import TableNameMeta
 from dlt.pipeline.exceptions import PipelineStepFailed
-from dlt.sources.helpers import requests
 
 from gitlab import gitlab_source
 from gitlab.credentials import gitlab_credentials
@@ -26,89 +23,31 @@ from gitlab.job_logs.config import JobLogsConfiguration, resolve_settings
 from gitlab.job_logs.retry import GitLabRequestGate, GitLabRetryPolicy
 from gitlab.job_logs.sections import GitLabSectionParser
 from gitlab.run_stats import GitLabRunStats, JobLogStats
-from gitlab.settings import JOB_FINISHED_STATUSES
 from gitlab_emulator import TOKENS, GitLabEmulator, seed_world
-from rest_api.auth import auth_headers
+from tests.gitlab.helpers import KEY, duckdb_path, finished_job_ids, job_logs_pipeline, list_jobs, query, run_job_logs
+from tests.utils import FINISHED_JOB_STATUSES, LeakSearch, fingerprint, secret_needles
 
-KEY = "fingerprint-key-of-the-job-logs-tests"
 TRACE_PATH = re.compile(r"^/api/v4/projects/(\d+)/jobs/(\d+)/trace$")
 RESTRICTED_PROJECT = 106  # acme/data/restricted: its CI is closed to the emulator's tokens (403)
-TJob = Dict[str, Any]
 
 
 # ----- helpers -----
 
 
-def _list_jobs(emu: GitLabEmulator, per_page: int = 20) -> List[List[TJob]]:
-    """Every job of the projects in scope, in pages of `per_page`, listed over HTTP like GitLab serves them."""
-    pages = []
-    for (project_id,) in sorted(emu.truth("projects")):
-        url: Optional[str] = f"{emu.base_url}/api/v4/projects/{project_id}/jobs"
-        params: Optional[Dict[str, Any]] = {"per_page": per_page}
-        while url:
-            try:
-                response = requests.get(url, headers=auth_headers(TOKENS["maintainer"]), params=params)
-            except requests.HTTPError as error:  # a project whose CI the token may not read: `jobs` skips it
-                assert error.response.status_code == 403
-                break
-            if response.json():
-                pages.append(response.json())
-            url, params = response.links.get("next", {}).get("url"), None
-    return pages
-
-
-def _finished(pages: Iterable[List[TJob]]) -> Set[int]:
-    return {job["id"] for page in pages for job in page if job["status"] in JOB_FINISHED_STATUSES}
-
-
-def _pipeline(tmp_path: Path, name: str = "job_logs_test") -> dlt.Pipeline:
-    return dlt.pipeline(
-        name,
-        destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
-        dataset_name="gitlab_data",
-        pipelines_dir=str(tmp_path / "pipelines"),
-    )
-
-
-def _run(
-    pipeline: dlt.Pipeline,
-    emu: GitLabEmulator,
-    pages: List[List[TJob]],
-    token: str = TOKENS["maintainer"],
-    **config: Any,
-) -> JobLogStats:
-    """Loads `job_logs` fed by `pages` (a stand-in `jobs` resource that is not loaded itself)."""
-    stats = JobLogStats()
-    settings = JobLogsConfiguration(fingerprint_key=KEY, **config)
-    jobs = dlt.resource(pages, name="jobs", selected=False)
-    credentials = gitlab_credentials(access_token=token, base_url=emu.base_url)
-    pipeline.run(job_logs(jobs, credentials, config=settings, stats=stats)).raise_on_failed_jobs()
-    return stats
-
-
-def _query(pipeline: dlt.Pipeline, sql: str) -> List[Tuple[Any, ...]]:
-    with pipeline.sql_client() as client:
-        return [tuple(row) for row in client.execute_sql(sql)]
-
-
 def _logged_job_ids(pipeline: dlt.Pipeline) -> List[int]:
-    return [row[0] for row in _query(pipeline, "select job_id from job_logs")]
-
-
-def _fingerprint(value: str) -> str:
-    return hmac.new(KEY.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
+    return [row[0] for row in query(pipeline, "select job_id from job_logs")]
 
 
 def _planted(emu: GitLabEmulator, job_ids: Set[int]) -> Set[Tuple[int, str, int, str]]:
     return {
-        (secret.job_id, secret.kind, secret.line_number, _fingerprint(secret.value))
+        (secret.job_id, secret.kind, secret.line_number, fingerprint(KEY, secret.value))
         for secret in emu.planted_secrets
         if secret.job_id in job_ids
     }
 
 
 def _findings(pipeline: dlt.Pipeline) -> List[Tuple[int, str, int, str]]:
-    return _query(pipeline, "select job_id, kind, line_number, fingerprint from secret_findings")
+    return query(pipeline, "select job_id, kind, line_number, fingerprint from secret_findings")
 
 
 def _trace_requests(emu: GitLabEmulator, status: Optional[int] = None) -> List[int]:
@@ -120,30 +59,12 @@ def _trace_requests(emu: GitLabEmulator, status: Optional[int] = None) -> List[i
     ]
 
 
-def _secret_pieces(emu: GitLabEmulator) -> List[str]:
-    """Every planted value, and each body line of every planted private key."""
-    pieces = []
-    for secret in emu.planted_secrets:
-        pieces.append(secret.value)
-        if secret.kind == "private_key":
-            pieces += [line for line in secret.value.split("\n")[1:-1] if len(line) >= 16]
-    return pieces
-
-
-def _assert_nowhere(pieces: List[str], pipeline: dlt.Pipeline, tmp_path: Path, *texts: str) -> None:
-    """No piece in the destination's text columns, the working files, dlt state or the given texts."""
-    haystacks = list(texts) + [json.dumps(pipeline.state, default=str)]
-    with pipeline.sql_client() as client:
-        for table in pipeline.default_schema.data_tables():
-            columns = [name for name, column in table["columns"].items() if column.get("data_type") == "text"]
-            if columns:
-                rows = client.execute_sql(f"select {', '.join(columns)} from {table['name']}")
-                haystacks.append("\n".join(str(value) for row in rows for value in row))
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            haystacks.append(path.read_bytes().decode("utf-8", "replace"))
-    for piece in pieces:
-        assert not any(piece in haystack for haystack in haystacks), "a planted secret leaked"
+def _assert_nowhere(emu: GitLabEmulator, pipeline: dlt.Pipeline, tmp_path: Path, *texts: str) -> None:
+    """No planted secret in the destination, the working files, dlt state or the given texts (see LeakSearch)."""
+    haystacks = {f"text {index}": text for index, text in enumerate(texts)}
+    haystacks["dlt state"] = json.dumps(pipeline.state, default=str)
+    search = LeakSearch(haystacks, [tmp_path], [duckdb_path(tmp_path, pipeline.pipeline_name)])
+    search.assert_nowhere(secret_needles(emu.planted_secrets))
 
 
 def _section_truth(text: str) -> List[Tuple[str, int, Optional[int], datetime]]:
@@ -171,12 +92,12 @@ def _section_truth(text: str) -> List[Tuple[str, int, Optional[int], datetime]]:
 def test_every_finished_log_is_stored_once_and_findings_equal_planted_secrets_under_faults(tmp_path, caplog, capfd):
     caplog.set_level(logging.DEBUG)
     with GitLabEmulator(fault_rate=0.05, fault_path_pattern=r"/trace$", latency_seconds=0.002) as emu:
-        pages = _list_jobs(emu)
+        pages = list_jobs(emu)
         emu.reset_counters()
-        pipeline = _pipeline(tmp_path)
-        stats = _run(pipeline, emu, pages, trace_concurrency=8, trace_backoff_base_seconds=0.05)
+        pipeline = job_logs_pipeline(tmp_path)
+        stats = run_job_logs(pipeline, emu, pages, trace_concurrency=8, trace_backoff_base_seconds=0.05)
 
-        finished = _finished(pages)
+        finished = finished_job_ids(pages)
         logged = _logged_job_ids(pipeline)
         assert len(logged) == len(set(logged)) and set(logged) == finished
         assert stats.failed == {} and stats.fetched == len(finished)
@@ -192,19 +113,21 @@ def test_every_finished_log_is_stored_once_and_findings_equal_planted_secrets_un
         assert len(findings) == len(set(findings))
         assert set(findings) == _planted(emu, finished)
         out, err = capfd.readouterr()
-        _assert_nowhere(_secret_pieces(emu), pipeline, tmp_path, caplog.text, out, err, *stats.summary_lines())
+        _assert_nowhere(emu, pipeline, tmp_path, caplog.text, out, err, *stats.summary_lines())
 
 
 def test_429_bursts_are_waited_out_and_nothing_is_lost(tmp_path):
-    with GitLabEmulator(rate_limit=(120, 1.0)) as emu:
-        pages = _list_jobs(emu, per_page=100)
+    with GitLabEmulator() as emu:
+        pages = list_jobs(emu, per_page=100)
         emu.reset_counters()
-        pipeline = _pipeline(tmp_path)
-        stats = _run(pipeline, emu, pages, trace_concurrency=16)
+        pipeline = job_logs_pipeline(tmp_path)
+        # after 20 logs the next 40 trace requests get 429 Retry-After: 1, however fast or slow they come
+        with emu.outage(r"/trace$", after=20, count=40, status=429) as burst:
+            stats = run_job_logs(pipeline, emu, pages, trace_concurrency=16)
 
-        finished = _finished(pages)
-        assert any(record.status == 429 for record in emu.requests), "no 429 was provoked"
-        assert stats.rate_limited > 0 and stats.failed == {}
+        finished = finished_job_ids(pages)
+        assert burst.failed == 40 and [record.status for record in emu.requests].count(429) == 40
+        assert stats.rate_limited == 40 and stats.failed == {}
         logged = _logged_job_ids(pipeline)
         assert len(logged) == len(set(logged)) and set(logged) == finished
         assert Counter(_trace_requests(emu, status=200)) == Counter(finished)
@@ -213,12 +136,13 @@ def test_429_bursts_are_waited_out_and_nothing_is_lost(tmp_path):
 
 
 def test_concurrency_spans_pages_and_never_exceeds_the_setting(tmp_path):
-    with GitLabEmulator(latency_seconds=0.02) as emu:
-        jobs = [job for page in _list_jobs(emu, per_page=100) for job in page]
+    with GitLabEmulator() as emu:
+        jobs = [job for page in list_jobs(emu, per_page=100) for job in page]
         pages = [jobs[start : start + 2] for start in range(0, len(jobs), 2)]
         emu.reset_counters()
-        _run(_pipeline(tmp_path), emu, pages, trace_concurrency=6)
-        assert 4 <= emu.peak_in_flight <= 6  # pages hold 2 jobs: more in flight means pages overlap
+        emu.hold_until_in_flight(6)  # the first trace requests are held until six are in flight at once
+        run_job_logs(job_logs_pipeline(tmp_path), emu, pages, trace_concurrency=6)
+        assert emu.peak_in_flight == 6  # pages hold 2 jobs: six in flight means pages overlap, and no more than six
 
 
 # ----- fetched once, across runs -----
@@ -226,22 +150,22 @@ def test_concurrency_spans_pages_and_never_exceeds_the_setting(tmp_path):
 
 def test_a_second_run_fetches_nothing_and_jobs_finished_since_are_fetched_once(tmp_path):
     with GitLabEmulator() as emu:
-        pipeline = _pipeline(tmp_path)
-        first_pages = _list_jobs(emu)
-        first = _finished(first_pages)
+        pipeline = job_logs_pipeline(tmp_path)
+        first_pages = list_jobs(emu)
+        first = finished_job_ids(first_pages)
         assert {job["id"] for page in first_pages for job in page} - first, "the world has no running job"
-        _run(pipeline, emu, first_pages)
+        run_job_logs(pipeline, emu, first_pages)
 
         emu.reset_counters()
-        stats = _run(pipeline, emu, first_pages)
+        stats = run_job_logs(pipeline, emu, first_pages)
         assert _trace_requests(emu) == [] and stats.skipped_fetched_before == len(first)
 
         emu.advance(hours=24)
-        later_pages = _list_jobs(emu)
-        later = _finished(later_pages)
+        later_pages = list_jobs(emu)
+        later = finished_job_ids(later_pages)
         assert later > first
         emu.reset_counters()
-        _run(pipeline, emu, later_pages)
+        run_job_logs(pipeline, emu, later_pages)
         assert Counter(_trace_requests(emu)) == Counter(later - first)
         logged = _logged_job_ids(pipeline)
         assert len(logged) == len(set(logged)) and set(logged) == later
@@ -251,13 +175,13 @@ def test_a_second_run_fetches_nothing_and_jobs_finished_since_are_fetched_once(t
 
 def test_a_log_that_keeps_failing_is_named_and_fetched_on_the_next_run(tmp_path):
     world = seed_world()
-    pipeline = _pipeline(tmp_path)
+    pipeline = job_logs_pipeline(tmp_path)
     with GitLabEmulator(world=world) as emu:
-        pages = _list_jobs(emu)[:3]  # a few pages are enough here
-    finished = _finished(pages)
+        pages = list_jobs(emu)[:3]  # a few pages are enough here
+    finished = finished_job_ids(pages)
     victim = min(finished)
     with GitLabEmulator(world=world, fault_rate=1.0, fault_path_pattern=rf"/jobs/{victim}/trace$") as emu:
-        stats = _run(pipeline, emu, pages, trace_max_attempts=3, trace_backoff_base_seconds=0.01)
+        stats = run_job_logs(pipeline, emu, pages, trace_max_attempts=3, trace_backoff_base_seconds=0.01)
         assert list(stats.failed) == [victim]
         assert any(f"job {victim}:" in line and "after 3 attempts" in line for line in stats.summary_lines())
         assert _trace_requests(emu).count(victim) == 3
@@ -266,7 +190,7 @@ def test_a_log_that_keeps_failing_is_named_and_fetched_on_the_next_run(tmp_path)
             str(victim) in pipeline.state["sources"][pipeline.default_schema_name]["resources"]["job_logs"]["pending"]
         )
     with GitLabEmulator(world=world) as emu:
-        stats = _run(pipeline, emu, pages)
+        stats = run_job_logs(pipeline, emu, pages)
         assert _trace_requests(emu) == [victim] and stats.failed == {}
         logged = _logged_job_ids(pipeline)
         assert len(logged) == len(set(logged)) and set(logged) == finished
@@ -283,14 +207,14 @@ def test_a_job_without_a_log_is_recorded_once_and_not_asked_for_again(tmp_path):
         "web_url": "http://example.invalid/-/jobs/99999999",
     }
     with GitLabEmulator() as emu:
-        pipeline = _pipeline(tmp_path)
-        stats = _run(pipeline, emu, [[ghost]])
+        pipeline = job_logs_pipeline(tmp_path)
+        stats = run_job_logs(pipeline, emu, [[ghost]])
         assert stats.missing == 1 and _trace_requests(emu) == [ghost["id"]]
-        assert _query(pipeline, "select job_id, log_status, size_bytes, log from job_logs") == [
+        assert query(pipeline, "select job_id, log_status, size_bytes, log from job_logs") == [
             (ghost["id"], "missing", 0, None)
         ]
         emu.reset_counters()
-        _run(pipeline, emu, [[ghost]])
+        run_job_logs(pipeline, emu, [[ghost]])
         assert _trace_requests(emu) == []
 
 
@@ -308,11 +232,11 @@ def test_a_forbidden_project_is_skipped_with_one_clear_warning(tmp_path, caplog)
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         }
         for job in world.project_jobs[RESTRICTED_PROJECT]
-        if job.status in JOB_FINISHED_STATUSES
+        if job.status in FINISHED_JOB_STATUSES
     ]
     assert len(jobs) > 2
     with GitLabEmulator(world=world) as emu:
-        stats = _run(_pipeline(tmp_path), emu, [jobs], trace_concurrency=2)
+        stats = run_job_logs(job_logs_pipeline(tmp_path), emu, [jobs], trace_concurrency=2)
         assert len(_trace_requests(emu, status=403)) <= 2  # the project is skipped after its first 403s
     reason = stats.denied_projects[RESTRICTED_PROJECT]
     assert reason.startswith("GitLab answered 403 Forbidden on /projects/106/jobs/") and "Reporter" in reason
@@ -324,9 +248,9 @@ def test_a_forbidden_project_is_skipped_with_one_clear_warning(tmp_path, caplog)
 def test_a_bad_token_fails_the_run_with_one_line_that_names_the_setting(tmp_path):
     bad_token = "glpat-not-a-valid-token-00000"
     with GitLabEmulator() as emu:
-        pages = _list_jobs(emu)
+        pages = list_jobs(emu)
         with pytest.raises(PipelineStepFailed) as failure:
-            _run(_pipeline(tmp_path), emu, pages, token=bad_token)
+            run_job_logs(job_logs_pipeline(tmp_path), emu, pages, token=bad_token)
     line = describe_failure(failure.value)
     assert line.startswith("GitLab answered 401 on /projects/") and "sources.gitlab.access_token" in line
     assert "\n" not in line and bad_token not in line and bad_token not in str(failure.value)
@@ -337,17 +261,17 @@ def test_a_bad_token_fails_the_run_with_one_line_that_names_the_setting(tmp_path
 
 def test_a_long_log_keeps_its_head_and_tail_and_records_its_full_size(tmp_path):
     with GitLabEmulator() as emu:
-        pages = _list_jobs(emu, per_page=100)
+        pages = list_jobs(emu, per_page=100)
         by_size = sorted(
-            (job for page in pages for job in page if job["status"] in JOB_FINISHED_STATUSES),
+            (job for page in pages for job in page if job["status"] in FINISHED_JOB_STATUSES),
             key=lambda job: len(emu.trace_text(job["id"])),
         )
         big = by_size[-1]
         text = emu.trace_text(big["id"])
         assert len(text) > 1_000_000
-        pipeline = _pipeline(tmp_path)
-        _run(pipeline, emu, [[big]], trace_max_bytes=65_536)
-    [(size, stored, lines, truncated, log, sections)] = _query(
+        pipeline = job_logs_pipeline(tmp_path)
+        run_job_logs(pipeline, emu, [[big]], trace_max_bytes=65_536)
+    [(size, stored, lines, truncated, log, sections)] = query(
         pipeline, "select size_bytes, stored_bytes, line_count, truncated, log, section_count from job_logs"
     )
     assert truncated and size == len(text.encode("utf-8")) and lines == text.count("\n")
@@ -360,16 +284,16 @@ def test_a_long_log_keeps_its_head_and_tail_and_records_its_full_size(tmp_path):
 
 def test_sections_follow_the_markers_and_their_timestamps(tmp_path):
     with GitLabEmulator() as emu:
-        pages = _list_jobs(emu, per_page=100)
-        sample = [job for job in pages[0] if job["status"] in JOB_FINISHED_STATUSES][:15]
-        pipeline = _pipeline(tmp_path)
-        _run(pipeline, emu, [sample])
+        pages = list_jobs(emu, per_page=100)
+        sample = [job for job in pages[0] if job["status"] in FINISHED_JOB_STATUSES][:15]
+        pipeline = job_logs_pipeline(tmp_path)
+        run_job_logs(pipeline, emu, [sample])
         truth = {
             (job["id"], index, name, start, end, started)
             for job in sample
             for index, (name, start, end, started) in enumerate(_section_truth(emu.trace_text(job["id"])))
         }
-    rows = _query(
+    rows = query(
         pipeline,
         "select job_id, section_index, name, start_line, end_line, started_at, ended_at, duration_seconds, depth"
         " from job_log_sections",
@@ -381,20 +305,19 @@ def test_sections_follow_the_markers_and_their_timestamps(tmp_path):
 
 def test_log_text_can_be_left_out_or_kept_with_its_colours_and_stays_redacted(tmp_path):
     with GitLabEmulator() as emu:
-        pages = _list_jobs(emu, per_page=100)
+        pages = list_jobs(emu, per_page=100)
         leaky = {secret.job_id for secret in emu.planted_secrets if secret.kind == "private_key"}
         sample = [[job for page in pages for job in page if job["id"] in leaky][:6]]
         assert sample[0]
-        without_text = _pipeline(tmp_path, "without_text")
-        _run(without_text, emu, sample, store_log_text=False)
-        coloured = _pipeline(tmp_path, "coloured")
-        _run(coloured, emu, sample, strip_ansi=False)
-        pieces = _secret_pieces(emu)
-    assert {row[0] for row in _query(without_text, "select log from job_logs")} == {None}
+        without_text = job_logs_pipeline(tmp_path, "without_text")
+        run_job_logs(without_text, emu, sample, store_log_text=False)
+        coloured = job_logs_pipeline(tmp_path, "coloured")
+        run_job_logs(coloured, emu, sample, strip_ansi=False)
+    assert {row[0] for row in query(without_text, "select log from job_logs")} == {None}
     assert set(_findings(without_text)) == set(_findings(coloured)) == _planted(emu, {job["id"] for job in sample[0]})
-    logs = [row[0] for row in _query(coloured, "select log from job_logs")]
+    logs = [row[0] for row in query(coloured, "select log from job_logs")]
     assert all("\x1b[" in log for log in logs) and any("[REDACTED:private_key]" in log for log in logs)
-    _assert_nowhere(pieces, coloured, tmp_path)
+    _assert_nowhere(emu, coloured, tmp_path)
 
 
 def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
@@ -405,13 +328,13 @@ def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
         stats = GitLabRunStats()
         credentials = gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url)
         source = gitlab_source(credentials=credentials, groups=["acme/platform"], run_stats=stats)
-        pipeline = _pipeline(tmp_path)
+        pipeline = job_logs_pipeline(tmp_path)
         pipeline.run(source.with_resources("jobs", "job_logs")).raise_on_failed_jobs()
         jobs = emu.truth_rows("jobs", groups=("acme/platform",))
-        finished = {row["id"] for row in jobs if row["status"] in JOB_FINISHED_STATUSES}
+        finished = {row["id"] for row in jobs if row["status"] in FINISHED_JOB_STATUSES}
         logged = _logged_job_ids(pipeline)
         assert len(logged) == len(set(logged)) and set(logged) == finished
-        loaded_finished = _query(
+        loaded_finished = query(
             pipeline, "select count(*) from jobs where status in ('success', 'failed', 'canceled')"
         )
         assert loaded_finished == [(len(finished),)]
@@ -464,9 +387,12 @@ def test_gitlab_com_gets_the_preset_and_other_hosts_the_default():
 def test_retry_waits_what_gitlab_says_else_backs_off_exponentially():
     policy = GitLabRetryPolicy(backoff_base_seconds=1.0, backoff_cap_seconds=8.0)
     assert 7 <= policy.retry_delay(429, {"Retry-After": "7"}, 1) <= 7.5
-    reset = str(int(datetime.now(timezone.utc).timestamp()) + 20)
-    assert 18 <= policy.retry_delay(429, {"RateLimit-Reset": reset}, 1) <= 20.5
-    assert policy.retry_delay(503, {"RateLimit-Reset": reset}, 1) <= 1.0  # a reset time is for 429s only
+    reset = int(time.time()) + 20
+    before = time.time()
+    delay = policy.retry_delay(429, {"RateLimit-Reset": str(reset)}, 1)
+    after = time.time()
+    assert reset - after <= delay <= reset - before + 0.5  # until the reset, read on the clock around the call
+    assert policy.retry_delay(503, {"RateLimit-Reset": str(reset)}, 1) <= 1.0  # a reset time is for 429s only
     assert 0.5 <= policy.retry_delay(None, None, 1) <= 1.0
     assert 4.0 <= policy.retry_delay(502, {}, 10) <= 8.0  # capped
     assert all(policy.is_retryable(status) for status in (None, 408, 429, 500, 502, 503))
@@ -496,20 +422,47 @@ def test_section_parser_closes_inner_sections_and_ignores_strays():
     ]
 
 
-def test_the_gate_spreads_requests_when_the_budget_runs_low_and_holds_them_after_a_429():
-    async def two_turns(gate: GitLabRequestGate) -> float:
+def _waits(gate: GitLabRequestGate) -> bool:
+    """Whether the gate makes the next request wait: its `wait()` suspends instead of returning (no clock read)."""
+
+    async def first_step() -> bool:
+        turn: Coroutine[Any, Any, None] = gate.wait()
+        try:
+            turn.send(None)
+        except StopIteration:
+            return False
+        turn.close()
+        return True
+
+    return asyncio.run(first_step())
+
+
+def _two_turns(gate: GitLabRequestGate) -> float:
+    """Seconds from before one request's turn to after the next one's (at least the gate's spacing)."""
+
+    async def two_turns() -> float:
         started = time.monotonic()
         await gate.wait()
         await gate.wait()
         return time.monotonic() - started
 
+    return asyncio.run(two_turns())
+
+
+def test_the_gate_spreads_requests_when_the_budget_runs_low_and_holds_them_after_a_429():
     gate = GitLabRequestGate(requests_per_minute=None, low_fraction=0.1)
-    assert asyncio.run(two_turns(gate)) < 0.15  # no wait (loose: a loaded CI machine is slow)
-    reset = str(int(time.time()) + 2)
-    gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "4", "RateLimit-Reset": reset})
-    assert asyncio.run(two_turns(gate)) >= 0.2  # about (reset - now) / 4 between turns
-    gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "90", "RateLimit-Reset": reset})
-    assert asyncio.run(two_turns(gate)) < 0.15
+    assert not _waits(gate) and not _waits(gate)  # no cap and no budget read: nobody waits
+    reset = int(time.time()) + 3
+    gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "4", "RateLimit-Reset": str(reset)})
+    observed = time.time()
+    assert _two_turns(gate) >= (reset - observed) / 4  # the rest of the window spread over the 4 requests left
+    gate.observe({"RateLimit-Limit": "100", "RateLimit-Remaining": "90", "RateLimit-Reset": str(reset)})
+    assert not _waits(gate) and not _waits(gate)  # a recovered budget frees the next requests at once
+    paused = time.monotonic()
     gate.pause(0.3)
-    assert asyncio.run(two_turns(gate)) >= 0.25
-    assert asyncio.run(two_turns(GitLabRequestGate(requests_per_minute=600, low_fraction=0.1))) >= 0.09
+    assert _waits(gate)
+    asyncio.run(gate.wait())
+    assert time.monotonic() - paused >= 0.3
+    capped = GitLabRequestGate(requests_per_minute=600, low_fraction=0.1)
+    assert not _waits(capped) and _waits(capped)
+    assert _two_turns(capped) >= 0.1 - 1e-6  # 600 a minute: a tenth of a second apart

@@ -1,31 +1,21 @@
-"""Fixtures for the emulator tests: a shared read-only emulator and HTTP helpers."""
+"""Fixtures for the emulator tests: a shared read-only emulator and HTTP helpers.
+
+Tests that change the world (advance, erase, drift) take the private `emulator` of tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 import requests
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(_REPO_ROOT) not in sys.path:  # plain `pytest` puts only the test folder on sys.path
-    sys.path.insert(0, str(_REPO_ROOT))
-
-from gitlab_emulator import TOKENS, GitLabEmulator  # noqa: E402
+from gitlab_emulator import TOKENS, GitLabEmulator
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[GitLabEmulator]:
+def shared_emulator() -> Iterator[GitLabEmulator]:
     """A default-world emulator shared by tests that only read (never advance, erase or drift it)."""
-    with GitLabEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture()
-def fresh_emulator() -> Iterator[GitLabEmulator]:
-    """A private default-world emulator for tests that change the world."""
     with GitLabEmulator() as emu:
         yield emu
 

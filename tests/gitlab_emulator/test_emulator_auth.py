@@ -25,12 +25,12 @@ RESTRICTED = "acme%2Fdata%2Frestricted"
         ({}, {"job_token": TOKENS["job"]}, "query"),
     ],
 )
-def test_every_way_of_passing_a_token(emulator: GitLabEmulator, headers: dict, query: dict, kind: str) -> None:
-    emulator.reset_counters()
-    response = requests.get(f"{emulator.base_url}/api/v4/user", headers=headers, params=query)
+def test_every_way_of_passing_a_token(shared_emulator: GitLabEmulator, headers: dict, query: dict, kind: str) -> None:
+    shared_emulator.reset_counters()
+    response = requests.get(f"{shared_emulator.base_url}/api/v4/user", headers=headers, params=query)
     assert response.status_code == 200
     assert response.json()["username"].startswith("emulator-")
-    assert [(r.path, r.status, r.token_kind) for r in emulator.requests] == [("/api/v4/user", 200, kind)]
+    assert [(r.path, r.status, r.token_kind) for r in shared_emulator.requests] == [("/api/v4/user", 200, kind)]
 
 
 @pytest.mark.parametrize(
@@ -38,8 +38,8 @@ def test_every_way_of_passing_a_token(emulator: GitLabEmulator, headers: dict, q
     [{}, {"PRIVATE-TOKEN": "glpat-not-a-real-one"}, {"PRIVATE-TOKEN": TOKENS["job"]},
      {"JOB-TOKEN": TOKENS["maintainer"]}, {"Authorization": "Bearer nope"}],
 )
-def test_missing_unknown_or_misplaced_token_is_401(emulator: GitLabEmulator, headers: dict) -> None:
-    response = requests.get(f"{emulator.base_url}/api/v4/projects", headers=headers)
+def test_missing_unknown_or_misplaced_token_is_401(shared_emulator: GitLabEmulator, headers: dict) -> None:
+    response = requests.get(f"{shared_emulator.base_url}/api/v4/projects", headers=headers)
     assert response.status_code == 401 and response.json() == {"message": "401 Unauthorized"}
 
 
@@ -49,17 +49,18 @@ def test_tokens_are_deterministic_and_not_pat_shaped() -> None:
 
 
 @pytest.mark.parametrize("tail", ["pipelines", "jobs", "environments", "deployments"])
-def test_restricted_project_hides_ci_with_403(emulator: GitLabEmulator, api: requests.Session, tail: str) -> None:
-    response = api.get(f"{emulator.base_url}/api/v4/projects/{RESTRICTED}/{tail}")
+def test_restricted_project_hides_ci_with_403(shared_emulator: GitLabEmulator, api: requests.Session,
+                                              tail: str) -> None:
+    response = api.get(f"{shared_emulator.base_url}/api/v4/projects/{RESTRICTED}/{tail}")
     assert response.status_code == 403 and response.json() == {"message": "403 Forbidden"}
 
 
-def test_restricted_project_is_otherwise_readable(emulator: GitLabEmulator, api: requests.Session) -> None:
-    world = emulator.world
+def test_restricted_project_is_otherwise_readable(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    world = shared_emulator.world
     project = world.project_by_path["acme/data/restricted"]
     pipeline = world.project_pipelines[project.id][0]
     job = world.pipeline_jobs[pipeline.id][0]
-    base = f"{emulator.base_url}/api/v4/projects/{project.id}"
+    base = f"{shared_emulator.base_url}/api/v4/projects/{project.id}"
     for tail in (f"pipelines/{pipeline.id}", f"pipelines/{pipeline.id}/jobs", f"jobs/{job.id}", f"jobs/{job.id}/trace"):
         assert api.get(f"{base}/{tail}").status_code == 403
     for tail in ("", "/issues", "/merge_requests", "/repository/commits", "/labels", "/members", "/milestones"):
@@ -67,20 +68,20 @@ def test_restricted_project_is_otherwise_readable(emulator: GitLabEmulator, api:
     assert api.get(base).json()["permissions"]["project_access"]["access_level"] == 10
 
 
-def test_secret_project_is_invisible(emulator: GitLabEmulator, api: requests.Session, follow: Callable) -> None:
-    secret = emulator.world.project_by_path["acme/secret-project"]
+def test_secret_project_is_invisible(shared_emulator: GitLabEmulator, api: requests.Session, follow: Callable) -> None:
+    secret = shared_emulator.world.project_by_path["acme/secret-project"]
     for ref in ("acme%2Fsecret-project", str(secret.id)):
         for tail in ("", "/issues", "/pipelines"):
-            response = api.get(f"{emulator.base_url}/api/v4/projects/{ref}{tail}")
+            response = api.get(f"{shared_emulator.base_url}/api/v4/projects/{ref}{tail}")
             assert response.status_code == 404 and response.json() == {"message": "404 Project Not Found"}
-    for url, params in ((f"{emulator.base_url}/api/v4/projects", {}),
-                        (f"{emulator.base_url}/api/v4/groups/acme/projects", {"include_subgroups": "true"})):
+    for url, params in ((f"{shared_emulator.base_url}/api/v4/projects", {}),
+                        (f"{shared_emulator.base_url}/api/v4/groups/acme/projects", {"include_subgroups": "true"})):
         rows, _ = follow(api, url, {"per_page": "100", **params})
         assert secret.id not in {r["id"] for r in rows} and rows
 
 
-def test_not_found_answers(emulator: GitLabEmulator, api: requests.Session) -> None:
-    base = f"{emulator.base_url}/api/v4"
+def test_not_found_answers(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    base = f"{shared_emulator.base_url}/api/v4"
     assert api.get(f"{base}/groups/nope").json() == {"message": "404 Group Not Found"}
     assert api.get(f"{base}/groups/nope").status_code == 404
     assert api.get(f"{base}/no/such/thing").json() == {"error": "404 Not Found"}
@@ -88,8 +89,8 @@ def test_not_found_answers(emulator: GitLabEmulator, api: requests.Session) -> N
     assert api.get(f"{base}/projects/acme%2Fplatform%2Fapi/jobs/1").json() == {"message": "404 Not found"}
 
 
-def test_paths_and_ids_are_interchangeable(emulator: GitLabEmulator, api: requests.Session) -> None:
-    group = emulator.world.group_by_path["acme/platform"]
-    by_path = api.get(f"{emulator.base_url}/api/v4/groups/acme%2Fplatform").json()
-    by_id = api.get(f"{emulator.base_url}/api/v4/groups/{group.id}").json()
+def test_paths_and_ids_are_interchangeable(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    group = shared_emulator.world.group_by_path["acme/platform"]
+    by_path = api.get(f"{shared_emulator.base_url}/api/v4/groups/acme%2Fplatform").json()
+    by_id = api.get(f"{shared_emulator.base_url}/api/v4/groups/{group.id}").json()
     assert by_path == by_id and by_path["full_path"] == "acme/platform" and by_path["parent_id"] is not None

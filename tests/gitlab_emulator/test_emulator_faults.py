@@ -2,33 +2,39 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from gitlab_emulator import TOKENS, GitLabEmulator
-from gitlab_emulator.faults import RateLimiter
+from gitlab_emulator.clock import ManualClock
+from gitlab_emulator.faults import Outage, RateLimiter
 
 HEADERS = {"PRIVATE-TOKEN": TOKENS["maintainer"]}
 
 
 def test_rate_limit_answers_429_with_headers() -> None:
-    with GitLabEmulator(rate_limit=(5, 30)) as emu:
+    clock = ManualClock(1_700_000_000.0)
+    with GitLabEmulator(rate_limit=(5, 30), rate_limit_clock=clock) as emu:
         url = f"{emu.base_url}/api/v4/projects"
         answers = [requests.get(url, headers=HEADERS) for _ in range(7)]
+        clock.advance(29)
+        still = requests.get(url, headers=HEADERS)
+        clock.advance(1)
+        fresh = requests.get(url, headers=HEADERS)
     assert [r.status_code for r in answers] == [200] * 5 + [429] * 2
     ok, limited = answers[0], answers[5]
     assert ok.headers["RateLimit-Limit"] == "5" and ok.headers["RateLimit-Observed"] == "1"
     assert ok.headers["RateLimit-Remaining"] == "4" and "Retry-After" not in ok.headers
     assert limited.text == "Retry later\n" and limited.headers["RateLimit-Remaining"] == "0"
-    assert limited.headers["RateLimit-Observed"] == "6" and 1 <= int(limited.headers["Retry-After"]) <= 30
-    reset = int(limited.headers["RateLimit-Reset"])
-    assert 0 < reset - time.time() <= 31
-    assert email.utils.parsedate_to_datetime(limited.headers["RateLimit-ResetTime"]).timestamp() == reset
-    assert [r.status for r in emu.requests] == [200] * 5 + [429] * 2
+    assert limited.headers["RateLimit-Observed"] == "6" and limited.headers["Retry-After"] == "30"
+    assert limited.headers["RateLimit-Reset"] == "1700000030"
+    assert limited.headers["RateLimit-ResetTime"] == "Tue, 14 Nov 2023 22:13:50 GMT"
+    assert still.status_code == 429 and still.headers["Retry-After"] == "1"
+    assert fresh.status_code == 200 and fresh.headers["RateLimit-Observed"] == "1"
+    assert fresh.headers["RateLimit-Reset"] == "1700000060"
+    assert [r.status for r in emu.requests] == [200] * 5 + [429] * 3 + [200]
 
 
 def test_rate_limit_window_resets() -> None:
@@ -81,17 +87,40 @@ def test_server_error_bodies() -> None:
 
 @pytest.mark.parametrize("max_concurrency", [None, 2])
 def test_peak_in_flight_and_queueing(max_concurrency: int | None) -> None:
-    with GitLabEmulator(latency_seconds=0.2, max_concurrency=max_concurrency) as emu:
+    with GitLabEmulator(latency_seconds=0.05, max_concurrency=max_concurrency) as emu:
         url = f"{emu.base_url}/api/v4/version"
         emu.reset_counters()
-        started = time.monotonic()
+        emu.hold_until_in_flight(8)
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda _: requests.get(url, headers=HEADERS).status_code, range(8)))
-        elapsed = time.monotonic() - started
-        assert statuses == [200] * 8 and emu.peak_in_flight == 8
-        if max_concurrency:
-            assert elapsed >= 4 * 0.2 * 0.95
-        else:
-            assert elapsed < 4 * 0.2
+        assert statuses == [200] * 8
+        # all eight arrived together; the worker pool lets only max_concurrency of them be served at once
+        assert emu.peak_in_flight == 8 and emu.peak_serving == (max_concurrency or 8)
         emu.reset_counters()
-        assert emu.requests == [] and emu.peak_in_flight == 0
+        assert emu.requests == [] and emu.peak_in_flight == 0 and emu.peak_serving == 0
+
+
+def test_a_gathering_that_never_fills_lets_requests_go() -> None:
+    with GitLabEmulator() as emu:
+        emu.hold_until_in_flight(2, timeout_seconds=0.2)
+        assert requests.get(f"{emu.base_url}/api/v4/version", headers=HEADERS).status_code == 200
+        assert requests.get(f"{emu.base_url}/api/v4/version", headers=HEADERS).status_code == 200
+        assert emu.peak_in_flight == 1
+
+
+def test_an_outage_fails_the_requests_it_counts_and_ends_with_its_block() -> None:
+    with GitLabEmulator() as emu:
+        jobs = f"{emu.base_url}/api/v4/projects/acme%2Fplatform%2Fapi/jobs"
+        with emu.outage(r"/jobs$", after=2, count=3, status=503) as burst:
+            during = [requests.get(jobs, headers=HEADERS).status_code for _ in range(6)]
+            other = requests.get(f"{emu.base_url}/api/v4/version", headers=HEADERS).status_code
+        assert during == [200, 200, 503, 503, 503, 200] and other == 200
+        assert (burst.matched, burst.failed) == (6, 3)
+        with emu.outage(r"/jobs$", after=1, status=429, retry_after_seconds=7):
+            limited = [requests.get(jobs, headers=HEADERS) for _ in range(4)]
+        assert [r.status_code for r in limited] == [200, 429, 429, 429]
+        assert limited[1].text == "Retry later\n" and limited[1].headers["Retry-After"] == "7"
+        assert requests.get(jobs, headers=HEADERS).status_code == 200
+        assert [r.status for r in emu.requests] == [*during, other, *(r.status_code for r in limited), 200]
+    with pytest.raises(ValueError, match="answers one of"):
+        Outage(r"/jobs$", status=418)

@@ -18,10 +18,11 @@ def _trace(emu: GitLabEmulator, api: requests.Session, job_id: int) -> requests.
     return api.get(f"{emu.base_url}/api/v4/projects/{job.project_id}/jobs/{job_id}/trace")
 
 
-def test_finished_trace_has_balanced_sections_inside_the_job(emulator: GitLabEmulator, api: requests.Session) -> None:
-    api_id = emulator.world.project_by_path["acme/platform/api"].id
-    job = next(j for j in emulator.world.project_jobs[api_id] if j.status == "success" and j.trace_bytes > 5_000)
-    response = _trace(emulator, api, job.id)
+def test_finished_trace_has_balanced_sections_inside_the_job(shared_emulator: GitLabEmulator,
+                                                             api: requests.Session) -> None:
+    api_id = shared_emulator.world.project_by_path["acme/platform/api"].id
+    job = next(j for j in shared_emulator.world.project_jobs[api_id] if j.status == "success" and j.trace_bytes > 5_000)
+    response = _trace(shared_emulator, api, job.id)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
     text = response.text
     markers = SECTION.findall(text)
@@ -41,27 +42,28 @@ def test_finished_trace_has_balanced_sections_inside_the_job(emulator: GitLabEmu
     assert text.endswith("\x1b[32;1mJob succeeded\x1b[0;m\n")
 
 
-def test_trace_sizes_and_partial_logs(emulator: GitLabEmulator, api: requests.Session) -> None:
-    world = emulator.world
+def test_trace_sizes_and_partial_logs(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    world = shared_emulator.world
     readable = [j for j in world.jobs.values() if world.projects[j.project_id].token_access_cap == 50]
-    sizes = {j.id: len(_trace(emulator, api, j.id).content) for j in readable if j.status in ("success", "failed")}
+    sizes = {j.id: len(_trace(shared_emulator, api, j.id).content)
+             for j in readable if j.status in ("success", "failed")}
     assert min(sizes.values()) < 1_000 and 20_000 < sorted(sizes.values())[-2] < 100_000
     assert 2_000_000 <= max(sizes.values()) <= 3_100_000
     running = next(j for j in readable if j.status == "running")
-    partial = _trace(emulator, api, running.id).text
+    partial = _trace(shared_emulator, api, running.id).text
     assert "step_script" in partial or "prepare_executor" in partial
     assert "cleanup_file_variables" not in partial and "Job succeeded" not in partial
     pending = next(j for j in readable if j.status in ("pending", "created", "skipped"))
-    assert _trace(emulator, api, pending.id).text == ""
+    assert _trace(shared_emulator, api, pending.id).text == ""
     failed = next(j for j in readable if j.status == "failed" and j.failure_reason == "script_failure")
-    assert "ERROR: Job failed: exit code 1" in _trace(emulator, api, failed.id).text
+    assert "ERROR: Job failed: exit code 1" in _trace(shared_emulator, api, failed.id).text
     broken = next(j for j in readable if j.failure_reason == "runner_system_failure")
-    assert "ERROR: Job failed (system failure)" in _trace(emulator, api, broken.id).text
+    assert "ERROR: Job failed (system failure)" in _trace(shared_emulator, api, broken.id).text
 
 
-def test_planted_secrets_sit_on_their_recorded_lines(emulator: GitLabEmulator, api: requests.Session) -> None:
-    planted = emulator.planted_secrets
-    finished = [j for j in emulator.world.jobs.values() if j.status in ("success", "failed")]
+def test_planted_secrets_sit_on_their_recorded_lines(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    planted = shared_emulator.planted_secrets
+    finished = [j for j in shared_emulator.world.jobs.values() if j.status in ("success", "failed")]
     leaking = {p.job_id for p in planted}
     assert 0.05 <= len(leaking) / len(finished) <= 0.12
     assert {p.kind for p in planted} == set(SECRET_KINDS)
@@ -71,7 +73,7 @@ def test_planted_secrets_sit_on_their_recorded_lines(emulator: GitLabEmulator, a
     shared = [value for value, n in Counter(p.value for p in planted).items() if n > 1]
     assert len(shared) == 1 and len({p.job_id for p in planted if p.value == shared[0]}) == 2
     for secret in planted:
-        lines = _trace(emulator, api, secret.job_id).text.split("\n")
+        lines = _trace(shared_emulator, api, secret.job_id).text.split("\n")
         line = lines[secret.line_number - 1]
         if secret.kind == "private_key":
             assert line == "-----BEGIN RSA PRIVATE KEY-----"
@@ -81,13 +83,13 @@ def test_planted_secrets_sit_on_their_recorded_lines(emulator: GitLabEmulator, a
             assert secret.value in line
     pat = re.compile(r"glpat-[0-9A-Za-z_-]{20}")
     assert any(p.kind == "gitlab_pat" and pat.fullmatch(p.value) for p in planted)
-    lookalike_jobs = [j.id for j in finished if j.id not in leaking and "glpat- " in emulator.trace_text(j.id)]
+    lookalike_jobs = [j.id for j in finished if j.id not in leaking and "glpat- " in shared_emulator.trace_text(j.id)]
     assert lookalike_jobs, "some clean traces mention glpat- without a token"
-    assert all(not pat.search(emulator.trace_text(job_id)) for job_id in lookalike_jobs)
+    assert all(not pat.search(shared_emulator.trace_text(job_id)) for job_id in lookalike_jobs)
 
 
-def test_erase_semantics(fresh_emulator: GitLabEmulator, session_for) -> None:
-    emu = fresh_emulator
+def test_erase_semantics(emulator: GitLabEmulator, session_for) -> None:
+    emu = emulator
     api_id = emu.world.project_by_path["acme/platform/api"].id
     job = next(j for j in emu.world.project_jobs[api_id] if j.status == "success")
     url = f"{emu.base_url}/api/v4/projects/{job.project_id}/jobs/{job.id}"

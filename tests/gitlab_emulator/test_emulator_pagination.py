@@ -19,8 +19,8 @@ def _params(**values: str) -> Params:
     return Params(MultiDictProxy(MultiDict(values)))
 
 
-def test_offset_headers_and_link_following(emulator: GitLabEmulator, api: requests.Session) -> None:
-    url = f"{emulator.base_url}/api/v4/projects/{API_PROJECT}/jobs"
+def test_offset_headers_and_link_following(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    url = f"{shared_emulator.base_url}/api/v4/projects/{API_PROJECT}/jobs"
     first = api.get(url, params={"per_page": "7", "scope[]": ["success", "failed"]})
     assert first.status_code == 200
     total = int(first.headers["X-Total"])
@@ -29,7 +29,7 @@ def test_offset_headers_and_link_following(emulator: GitLabEmulator, api: reques
     assert int(first.headers["X-Total-Pages"]) == -(-total // 7)
     assert set(first.links) == {"next", "first", "last"}
     next_url = first.links["next"]["url"]
-    assert next_url.startswith(emulator.base_url + f"/api/v4/projects/{API_PROJECT}/jobs?")
+    assert next_url.startswith(shared_emulator.base_url + f"/api/v4/projects/{API_PROJECT}/jobs?")
     query = parse_qs(urlsplit(next_url).query)
     assert query["scope[]"] == ["success", "failed"] and query["page"] == ["2"] and query["per_page"] == ["7"]
 
@@ -50,8 +50,8 @@ def test_offset_headers_and_link_following(emulator: GitLabEmulator, api: reques
     assert ids == sorted(ids, reverse=True)
 
 
-def test_per_page_is_clamped_and_defaults(emulator: GitLabEmulator, api: requests.Session) -> None:
-    url = f"{emulator.base_url}/api/v4/projects/{API_PROJECT}/jobs"
+def test_per_page_is_clamped_and_defaults(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    url = f"{shared_emulator.base_url}/api/v4/projects/{API_PROJECT}/jobs"
     assert api.get(url, params={"per_page": "500"}).headers["X-Per-Page"] == "100"
     assert len(api.get(url, params={"per_page": "500"}).json()) == 100
     default = api.get(url)
@@ -60,15 +60,16 @@ def test_per_page_is_clamped_and_defaults(emulator: GitLabEmulator, api: request
     assert bad.status_code == 400 and bad.json() == {"error": "page is invalid"}
 
 
-def test_page_past_the_end_is_empty(emulator: GitLabEmulator, api: requests.Session) -> None:
-    response = api.get(f"{emulator.base_url}/api/v4/projects/{API_PROJECT}/issues", params={"page": "99"})
+def test_page_past_the_end_is_empty(shared_emulator: GitLabEmulator, api: requests.Session) -> None:
+    response = api.get(f"{shared_emulator.base_url}/api/v4/projects/{API_PROJECT}/issues", params={"page": "99"})
     assert response.status_code == 200 and response.json() == []
     assert response.headers["X-Next-Page"] == "" and response.headers["X-Prev-Page"] == ""
     assert set(response.links) == {"first", "last"}
 
 
-def test_keyset_projects_follow_id_cursor(emulator: GitLabEmulator, api: requests.Session, follow: Callable) -> None:
-    url = f"{emulator.base_url}/api/v4/projects"
+def test_keyset_projects_follow_id_cursor(shared_emulator: GitLabEmulator, api: requests.Session,
+                                          follow: Callable) -> None:
+    url = f"{shared_emulator.base_url}/api/v4/projects"
     for sort, cursor in (("asc", "id_after"), ("desc", "id_before")):
         first = api.get(url, params={"pagination": "keyset", "order_by": "id", "sort": sort, "per_page": "3"})
         assert first.status_code == 200
@@ -78,21 +79,21 @@ def test_keyset_projects_follow_id_cursor(emulator: GitLabEmulator, api: request
         rows, pages = follow(api, url, {"pagination": "keyset", "order_by": "id", "sort": sort, "per_page": "3"})
         ids = [r["id"] for r in rows]
         assert ids == sorted(ids, reverse=sort == "desc")
-        visible = {p.id for p in emulator.world.projects.values() if p.token_access_cap is not None}
+        visible = {p.id for p in shared_emulator.world.projects.values() if p.token_access_cap is not None}
         assert set(ids) == visible and len(ids) == len(visible) and pages == -(-len(ids) // 3)
 
 
 def test_keyset_project_jobs_and_unsupported_orders(
-    emulator: GitLabEmulator, api: requests.Session, follow: Callable
+    shared_emulator: GitLabEmulator, api: requests.Session, follow: Callable
 ) -> None:
-    url = f"{emulator.base_url}/api/v4/projects/{API_PROJECT}/jobs"
+    url = f"{shared_emulator.base_url}/api/v4/projects/{API_PROJECT}/jobs"
     rows, pages = follow(api, url, {"pagination": "keyset", "per_page": "25", "order_by": "id", "sort": "desc"})
-    project_id = emulator.world.project_by_path["acme/platform/api"].id
-    truth = {j.id for j in emulator.world.project_jobs[project_id]}
+    project_id = shared_emulator.world.project_by_path["acme/platform/api"].id
+    truth = {j.id for j in shared_emulator.world.project_jobs[project_id]}
     assert [r["id"] for r in rows] == sorted(truth, reverse=True) and pages > 1
     refused = {"error": "Keyset pagination is not yet available for this type of request"}
-    for path, params in ((url, {"sort": "asc"}), (f"{emulator.base_url}/api/v4/projects", {"order_by": "name"}),
-                         (f"{emulator.base_url}/api/v4/projects/{API_PROJECT}/issues", {})):
+    for path, params in ((url, {"sort": "asc"}), (f"{shared_emulator.base_url}/api/v4/projects", {"order_by": "name"}),
+                         (f"{shared_emulator.base_url}/api/v4/projects/{API_PROJECT}/issues", {})):
         response = api.get(path, params={"pagination": "keyset", **params})
         assert response.status_code == 405 and response.json() == refused
 

@@ -23,8 +23,8 @@ def test_advance_is_deterministic() -> None:
     assert first.now == second.now == seed_world().now + timedelta(hours=30)
 
 
-def test_advance_changes_every_active_project(fresh_emulator: GitLabEmulator) -> None:
-    emu = fresh_emulator
+def test_advance_changes_every_active_project(emulator: GitLabEmulator) -> None:
+    emu = emulator
     world = emu.world
     t0 = emu.now
     before = {table: emu.truth(table) for table in TABLES}
@@ -58,9 +58,9 @@ def test_advance_changes_every_active_project(fresh_emulator: GitLabEmulator) ->
     assert all(j.finished_at is None or j.finished_at <= t1 for j in world.jobs.values())
 
 
-def test_incremental_fetch_sees_exactly_the_changes(fresh_emulator: GitLabEmulator, api: requests.Session,
+def test_incremental_fetch_sees_exactly_the_changes(emulator: GitLabEmulator, api: requests.Session,
                                                     follow: Callable) -> None:
-    emu = fresh_emulator
+    emu = emulator
     since = emu.now
     emu.advance(hours=24)
     project = emu.world.project_by_path["acme/platform/api"]
@@ -74,8 +74,8 @@ def test_incremental_fetch_sees_exactly_the_changes(fresh_emulator: GitLabEmulat
                                                         if k[0] == project.id}
 
 
-def test_schema_drift(fresh_emulator: GitLabEmulator, api: requests.Session) -> None:
-    emu = fresh_emulator
+def test_schema_drift(emulator: GitLabEmulator, api: requests.Session) -> None:
+    emu = emulator
     since = emu.now
     base = f"{emu.base_url}/api/v4/projects/acme%2Fplatform%2Fapi"
     assert isinstance(next(i for i in api.get(f"{base}/issues").json() if i["weight"] is not None)["weight"], int)
