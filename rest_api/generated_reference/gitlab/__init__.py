@@ -2,7 +2,6 @@ from typing import List
 
 import dlt
 from dlt.extract.source import DltResource
-
 from rest_api import rest_api_source
 from rest_api.typing import RESTAPIConfig
 
