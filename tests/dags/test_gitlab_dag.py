@@ -5,6 +5,8 @@ credentials reach dlt through the `dlt_secrets_toml` Airflow Variable (as Secret
 and `dag.test()` runs every task in one process.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -90,17 +92,19 @@ class AirflowHome:
             "TMPDIR": str(root / "tmp"),  # the helper's per-task dlt data folders
         }
 
-    def run_dag(self, logical_date: str, *flags: str, unset: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    def run_dag(self, logical_date: str, *flags: str, unset: Tuple[str, ...] = (),
+                command_prefix: Tuple[str, ...] = ()) -> Dict[str, Any]:
         """Parses the dags folder and runs the DAG once with `dag.test()`; returns the driver's report.
 
         Args:
             logical_date (str): ISO date of the DAG run.
             *flags (str): Driver flags, e.g. `--parse-only`.
             unset (Tuple[str, ...]): Environment variables to leave out for this run.
+            command_prefix (Tuple[str, ...]): Runs the driver through this command, e.g. `read_only_dags(...)`.
         """
         report_path = self.root / f"report-{logical_date[:10]}{''.join(flags)}.json"
         proc = subprocess.run(
-            [str(self.python), str(DRIVER), DAG_ID, logical_date, str(report_path), *flags],
+            [*command_prefix, str(self.python), str(DRIVER), DAG_ID, logical_date, str(report_path), *flags],
             env={k: v for k, v in self.env.items() if k not in unset},
             cwd=self.root,
             capture_output=True,
@@ -181,3 +185,51 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(airflow_py
     parsed = home.run_dag("2024-06-03T00:00:00+00:00", "--parse-only", unset=("AIRFLOW_VAR_DLT_SECRETS_TOML",))
     assert [Path(path).name for path in parsed["import_errors"]] == ["gitlab_dag.py"], parsed["import_errors"]
     assert "no GitLab token: set sources.gitlab.access_token" in next(iter(parsed["import_errors"].values()))
+
+
+def read_only_dags(dags: Path) -> Tuple[str, ...]:
+    """A command prefix under which `dags` is read-only even for root, as a deployed DAG bucket is for the DAG.
+
+    As root (CI), a private mount namespace remounts the folder read-only; otherwise its files lose write permission.
+    """
+    if os.geteuid() == 0:
+        return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', str(dags))
+    for path in (dags, *dags.rglob("*")):
+        path.chmod(path.stat().st_mode & ~0o222)
+    return ()
+
+
+FINGERPRINT_KEY = "dags-test-fingerprint-key-from-the-secrets-backend"
+
+
+@pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 2 * DAG_RUN_TIMEOUT_SECONDS)
+def test_the_fingerprint_key_comes_from_the_secrets_backend_and_nothing_is_written_into_the_dags_folder(
+    airflow_python, emulator, tmp_path
+):
+    home = AirflowHome(tmp_path, airflow_python, emulator.base_url, TOKENS["maintainer"])
+    dags = Path(home.env["AIRFLOW__CORE__DAGS_FOLDER"])
+    deployed = {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()}
+    secrets_toml = home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"]
+    with_key = secrets_toml.replace("[sources.gitlab]\n", f'[sources.gitlab]\nfingerprint_key = "{FINGERPRINT_KEY}"\n')
+    assert with_key != secrets_toml
+    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = with_key
+    read_only = read_only_dags(dags)
+
+    loaded = home.run_dag("2024-06-01T00:00:00+00:00", command_prefix=read_only)
+    assert_run_succeeded(loaded)
+    planted = {(s.job_id, hmac.new(FINGERPRINT_KEY.encode(), s.value.encode(), hashlib.sha256).hexdigest()[:32])
+               for s in emulator.planted_secrets}
+    found = set(home.query(f"select job_id, fingerprint from {DATASET}.secret_findings"))
+    assert found and found <= planted  # fingerprinted with the key from the secrets backend
+
+    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = secrets_toml  # the key is missing now
+    failed = home.run_dag("2024-06-02T00:00:00+00:00", command_prefix=read_only)
+    job_log_tasks = {task for task in failed["task_states"] if "jobs" in task}
+    assert job_log_tasks and all(failed["task_states"][task] == "failed" for task in job_log_tasks), failed["task_states"]
+    assert all(state == "success" for task, state in failed["task_states"].items() if task not in job_log_tasks)
+    reasons = {line.strip() for line in failed["log"].splitlines() if "fingerprint_key" in line and "Error" in line}
+    assert reasons and all("dlt_secrets_toml" in line for line in reasons), reasons
+
+    assert {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()} == deployed
+    assert FINGERPRINT_KEY not in loaded["log"] + failed["log"]
