@@ -64,6 +64,8 @@ def test_erase_goes_only_to_the_gitlab_the_findings_came_from(emulator, postgres
     assert leaky
     # another machine, no local state: what it knows of the load comes from the database
     other_machine = Workspace(tmp_path / "other", TOKENS["maintainer"], "postgres", postgres_dsn)
+    dry = other_machine.run(ERASE, env={"GITLAB_TOKEN": ""})
+    assert dry.returncode == 0 and all(f"job {job} " in dry.stdout for job in leaky), dry.output
     with GitLabEmulator() as elsewhere:
         emulator.reset_counters()
         refused = other_machine.run(ERASE, "--yes", "--base-url", elsewhere.base_url)

@@ -25,13 +25,13 @@ BAD_INPUTS: Dict[str, Tuple[List[str], Dict[str, str], Optional[Tuple[str, str]]
     "job token type": (["--group", "acme"], {"SOURCES__GITLAB__TOKEN_TYPE": "job"}, None, ("CI job token",)),
     "unknown group": (["--group", "no-such-group"], {}, None, ("group 'no-such-group'",)),
     "empty group": (["--group", ""], {}, None, ("--group ''", "empty")),
-    "blank group": (["--group", "  "], {}, None, ("--group '  '", "empty")),
+    "blank group": (["--group", "acme", "--group", "  "], {}, None, ("--group '  '", "empty")),
     "empty project": (["--project", ""], {}, None, ("--project ''", "empty")),
     "unknown project": (["--project", "acme/no-such-project"], {}, None, ("project 'acme/no-such-project'",)),
     "invisible project": (["--project", "acme/secret-project"], {}, None, ("project 'acme/secret-project'",)),
     "nothing to load": ([], {}, None, ("name at least one group or project",)),
-    "bad --since": (["--group", "acme", "--since", "last tuesday"], {}, None, ("--since 'last tuesday'",)),
-    "future --since": (["--group", "acme", "--since", "2099-01-01"], {}, None, ("--since '2099-01-01'", "future")),
+    "bad --since": (["--group", "acme", "--since", "last tuesday"], {}, None, ("'last tuesday'", "--since", "ISO 8601")),
+    "future --since": (["--group", "acme", "--since", "2099-01-01"], {}, None, ("'2099-01-01'", "--since", "future")),
     "unknown resource": (["--group", "acme", "--resources", "jobs,wikis"], {}, None, ("unknown resource(s) wikis",)),
     "internal resource": (
         ["--group", "acme", "--resources", "project_cursors"], {}, None, ("unknown resource(s) project_cursors",)

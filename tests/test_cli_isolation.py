@@ -11,11 +11,11 @@ from typing import Dict, List, Optional
 
 import duckdb
 
+from gitlab.settings import DEMO_DATASET
+from gitlab.settings import DEMO_PIPELINE_NAME as DEMO_PIPELINE
 from gitlab_emulator import TOKENS, GitLabEmulator
 from tests.utils import DATASET, REPO, TABLE_KEYS, Workspace, key_set
 
-DEMO_PIPELINE = "gitlab_demo"
-DEMO_DATASET = "gitlab_demo"
 GIT = ["git", "-c", "user.name=clone", "-c", "user.email=clone@example.com", "-c", "init.defaultBranch=main"]
 
 

@@ -81,3 +81,26 @@ def test_erasing_jobs_erased_elsewhere_does_no_harm(tmp_path):
         assert {result.outcome for result in report.results} == {"already_erased"} and report.exit_code == 0
         assert emu.erased_job_ids == leaky
         assert leaky_jobs(second) == []
+
+
+def test_a_404_counts_as_gone_only_in_a_project_the_token_sees(tmp_path):
+    with GitLabEmulator() as emu:
+        pages = _leaky_and_some_clean_jobs(emu)
+        pipeline = _pipeline(tmp_path)
+        _run(pipeline, emu, pages)
+        leaky = _leaky(emu, _finished(pages))
+        planted = [secret for secret in emu.planted_secrets if secret.job_id in leaky]
+        hidden_project = planted[0].project_id
+        hidden = {secret.job_id for secret in planted if secret.project_id == hidden_project}
+        deleted_pipeline = next(secret.pipeline_id for secret in planted if secret.project_id != hidden_project)
+        gone = {secret.job_id for secret in planted if secret.pipeline_id == deleted_pipeline}
+        emu.revoke_project_access("maintainer", emu.world.projects[hidden_project].path_with_namespace)
+        emu.delete_pipeline(deleted_pipeline)
+
+        report = erase_leaky_jobs(pipeline, gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url), yes=True)
+        outcomes = {result.job.job_id: result.outcome for result in report.results}
+        expected = {job: "not_visible" if job in hidden else "gone" if job in gone else "erased" for job in leaky}
+        assert outcomes == expected and report.exit_code == 1
+        assert emu.erased_job_ids == leaky - hidden - gone
+        assert any(f"cannot see project {hidden_project}" in line for line in report.lines())
+        assert {job.job_id for job in leaky_jobs(pipeline)} == hidden  # listed again for a token that sees them
