@@ -118,6 +118,8 @@ class GitLabTraceFetcher:
         runs on dlt's extract loop.
         """
         page: List[TJob] = jobs if isinstance(jobs, list) else [jobs]
+        if self._fingerprinter is None:  # a missing key fails the run at its first jobs, with work or without
+            self._fingerprinter = Fingerprinter(self.config.fingerprint_key or "")
         state = self._run_state()
         wanted: Dict[int, TJob] = {entry["id"]: entry for entry in state.take_pending()}
         for job in page:
@@ -130,8 +132,6 @@ class GitLabTraceFetcher:
         if not wanted:
             return None
         self.stats.queued += len(wanted)
-        if self._fingerprinter is None:
-            self._fingerprinter = Fingerprinter(self.config.fingerprint_key or "")
         return self._page_rows(list(wanted.values()), state, self._fingerprinter)
 
     def _run_state(self) -> LogState:

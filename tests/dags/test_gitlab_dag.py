@@ -31,6 +31,7 @@ DAG_RUN_TIMEOUT_SECONDS = 300  # about 25 s per run
 # What docs/composer.md uploads into the bucket's dags/ folder, relative to the repo
 COMPOSER_UPLOADS = ("dags/gitlab_dag.py", "dags/.airflowignore", "dags/.dlt", "gitlab", "rest_api", "schemas/import")
 SCOPE_TASK = "gitlab_pipeline.gitlab_groups-projects-group_members-project_members"
+FINGERPRINT_KEY = "dags-test-fingerprint-key-from-the-secrets-backend"
 PIPELINE_NAMES = {
     "gitlab_pipeline",
     "gitlab_pipeline_ci",
@@ -83,7 +84,7 @@ class AirflowHome:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # the secrets arrive as an Airflow Variable, which dlt's Airflow provider reads
             "AIRFLOW_VAR_DLT_SECRETS_TOML": (
-                f'[sources.gitlab]\naccess_token = "{token}"\n\n'
+                f'[sources.gitlab]\naccess_token = "{token}"\nfingerprint_key = "{FINGERPRINT_KEY}"\n\n'
                 f'[destination.duckdb]\ncredentials = "{self.duckdb_path}"\n'
             ),
             "SOURCES__GITLAB__GROUPS": '["acme"]',
@@ -200,8 +201,6 @@ def read_only_dags(dags: Path) -> Tuple[str, ...]:
     return ()
 
 
-FINGERPRINT_KEY = "dags-test-fingerprint-key-from-the-secrets-backend"
-
 
 @pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 2 * DAG_RUN_TIMEOUT_SECONDS)
 def test_the_fingerprint_key_comes_from_the_secrets_backend_and_nothing_is_written_into_the_dags_folder(
@@ -211,9 +210,8 @@ def test_the_fingerprint_key_comes_from_the_secrets_backend_and_nothing_is_writt
     dags = Path(home.env["AIRFLOW__CORE__DAGS_FOLDER"])
     deployed = {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()}
     secrets_toml = home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"]
-    with_key = secrets_toml.replace("[sources.gitlab]\n", f'[sources.gitlab]\nfingerprint_key = "{FINGERPRINT_KEY}"\n')
-    assert with_key != secrets_toml
-    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = with_key
+    without_key = secrets_toml.replace(f'fingerprint_key = "{FINGERPRINT_KEY}"\n', "")
+    assert FINGERPRINT_KEY in secrets_toml and FINGERPRINT_KEY not in without_key
     read_only = read_only_dags(dags)
 
     loaded = home.run_dag("2024-06-01T00:00:00+00:00", command_prefix=read_only)
@@ -223,7 +221,8 @@ def test_the_fingerprint_key_comes_from_the_secrets_backend_and_nothing_is_writt
     found = set(home.query(f"select job_id, fingerprint from {DATASET}.secret_findings"))
     assert found and found <= planted  # fingerprinted with the key from the secrets backend
 
-    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = secrets_toml  # the key is missing now
+    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = without_key  # and there are new logs to fingerprint
+    emulator.advance(hours=24)
     failed = home.run_dag("2024-06-02T00:00:00+00:00", command_prefix=read_only)
     job_log_tasks = {task for task in failed["task_states"] if "jobs" in task}
     assert job_log_tasks and all(failed["task_states"][task] == "failed" for task in job_log_tasks), failed["task_states"]
