@@ -12,9 +12,10 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, cast
 
 import dlt
+from dlt.common.schema.typing import TSchemaContract
 from dlt.pipeline.pipeline import Pipeline
 
 from gitlab import gitlab_source
@@ -118,7 +119,7 @@ def ensure_fingerprint_key(args: argparse.Namespace, resources: Optional[List[st
 
 def data_location(pipeline: Pipeline) -> str:
     """Where the loaded data lives, with no password in it."""
-    credentials = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
+    credentials = pipeline.destination_client().config.credentials
     database = getattr(credentials, "database", None) or "?"
     if pipeline.destination.destination_type.endswith(".duckdb"):
         return f"DuckDB file {database}, dataset {pipeline.dataset_name}"
@@ -127,7 +128,8 @@ def data_location(pipeline: Pipeline) -> str:
 
 
 def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> List[str]:
-    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    row_counts = normalized.row_counts if normalized else {}
     tables = {name: count for name, count in sorted(row_counts.items()) if not name.startswith("_dlt")}
     top_level = {name: count for name, count in tables.items() if "__" not in name}
     nested = {name: count for name, count in tables.items() if "__" in name}
@@ -204,7 +206,9 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         pipeline = start_afresh(pipeline)
     started = time.monotonic()
     try:
-        load_info = pipeline.run(source, schema_contract=schema_contract)
+        load_info = pipeline.run(  # dlt takes None, though its annotation leaves None out
+            source, schema_contract=cast(TSchemaContract, schema_contract)
+        )
         load_info.raise_on_failed_jobs()
     except Exception:
         abort_pending_packages(pipeline)

@@ -1,7 +1,8 @@
 """Reads the loaded GitLab data through dlt, read-only: the destination and dataset the CLI's last run used.
 
-The pipeline is attached from the project folder (`.dlt/pipelines`, or `$DLT_DATA_DIR/pipelines`), so DuckDB or PostgreSQL and the
-dataset name come from the same state, config and secrets (`.dlt/`, `DESTINATION__...`) as the load.
+The pipeline is attached from the project folder (`.dlt/pipelines`, or `$DLT_DATA_DIR/pipelines`), so DuckDB or
+PostgreSQL and the dataset name come from the same state, config and secrets (`.dlt/`, `DESTINATION__...`) as the
+load.
 """
 
 import logging
@@ -20,9 +21,6 @@ import streamlit as st
 from dlt.common.pipeline import SupportsPipeline
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
-from gitlab.project_folder import pipelines_dir
-from gitlab.settings import DEMO_PIPELINE_NAME
-
 from app.queries import (
     DATA_RANGE_SQL,
     EXISTING_TABLES_SQL,
@@ -30,6 +28,8 @@ from app.queries import (
     PROJECTS_SQL,
     Query,
 )
+from gitlab.project_folder import pipelines_dir
+from gitlab.settings import DEMO_PIPELINE_NAME
 
 PIPELINE_NAME = "gitlab_pipeline"
 DEFAULT_DATASET = "gitlab_data"

@@ -9,6 +9,7 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
+from dlt.sources.rest_api.typing import ResponseAction
 
 from gitlab.credentials import GitLabCredentials, claim_dataset, gitlab_credentials
 from gitlab.cursors import CURSORS_RESOURCE, first_load_start, project_cursors
@@ -21,7 +22,7 @@ from gitlab.scope import GitLabScope, TDataItem
 from gitlab.settings import MAX_TABLE_NESTING, PER_PAGE, SOURCE_NAME, START_DATE
 from gitlab.tables import TABLE, hints
 from gitlab.transforms import drop_untyped_nulls
-from rest_api import GITLAB_LINK_PAGINATOR, GitLabLinkPaginator, GitLabTokenAuth
+from rest_api import GitLabLinkPaginator, GitLabTokenAuth
 
 
 def _deferred(pages: Callable[[], Iterator[List[TDataItem]]]) -> Callable[[], Iterator[List[TDataItem]]]:
@@ -85,19 +86,24 @@ def gitlab_source(
         include_archived,
         before_first_request=lambda: claim_dataset(connection),
     )
-    denied_actions = [
+    denied_actions: List[ResponseAction] = [
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
     projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
     config: RESTAPIConfig = {
-        "client": {"base_url": url, "auth": auth, "paginator": GITLAB_LINK_PAGINATOR, "session": session},
+        "client": {"base_url": url, "auth": auth, "paginator": GitLabLinkPaginator(), "session": session},
         "resource_defaults": {
             "endpoint": {"params": {"per_page": PER_PAGE}, "response_actions": denied_actions},
         },
         "resources": [
             dlt.resource(_deferred(scope.groups), **hints("groups")),
             projects_resource,
-            dlt.transformer(project_cursors(first_load_start(start_date)), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False),
+            dlt.transformer(
+                project_cursors(first_load_start(start_date)),
+                data_from=projects_resource,
+                name=CURSORS_RESOURCE,
+                selected=False,
+            ),
             *declared_resources(denied_actions),
         ],
     }

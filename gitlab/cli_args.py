@@ -2,17 +2,17 @@
 
 import argparse
 import textwrap
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, cast
 
 from dlt.common.destination import Destination
 from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.common.schema.typing import TSchemaContract
 
 from gitlab.destinations import DESTINATIONS, make_destination
 from gitlab.errors import GitLabSourceError
 from gitlab.job_logs.rows import FINDINGS_TABLE, JOB_LOGS_TABLE, SECTIONS_TABLE
 from gitlab.settings import DEFAULT_BASE_URL, DEFAULT_DATASET, DEMO_DATASET, START_DATE
 from gitlab.tables import TABLE
-from gitlab.transforms import to_utc_iso
 
 ERASE_COMMAND = "erase-leaky-jobs"
 DEFAULT_DESTINATION = "duckdb"
@@ -42,11 +42,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="gitlab_pipeline.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="%(prog)s [--group PATH] [--project PATH] [options]\n"
-        f"       %(prog)s {ERASE_COMMAND} [--yes] [options]",
-        description=_epilog("Load GitLab groups and projects (CI pipelines, jobs and their logs, issues, merge"
-                            " requests, commits, ...) into DuckDB, PostgreSQL or AlloyDB with dlt; later runs fetch"
-                            " only what changed."),
+        usage=f"%(prog)s [--group PATH] [--project PATH] [options]\n       %(prog)s {ERASE_COMMAND} [--yes] [options]",
+        description=_epilog(
+            "Load GitLab groups and projects (CI pipelines, jobs and their logs, issues, merge"
+            " requests, commits, ...) into DuckDB, PostgreSQL or AlloyDB with dlt; later runs fetch"
+            " only what changed."
+        ),
         epilog=_epilog(
             TOKEN_HELP,
             f"Tables: {tables}. {', '.join(LOG_TABLES)} come from one fetch of each finished job's log and load"
@@ -56,26 +57,51 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
             f" their logs in GitLab; see %(prog)s {ERASE_COMMAND} --help.",
         ),
     )
-    parser.add_argument("--group", action="append", dest="groups", metavar="PATH",
-                        help="full path or id of a group to load (repeatable); its subgroups are followed")
-    parser.add_argument("--project", action="append", dest="projects", metavar="PATH",
-                        help="full path or id of a project to load (repeatable)")
-    parser.add_argument("--base-url", metavar="URL",
-                        help=f"GitLab's URL, with or without /api/v4 (default {DEFAULT_BASE_URL})")
-    parser.add_argument("--resources", metavar="TABLES",
-                        help="comma-separated tables to load (default all, listed below); their parents are read,"
-                        " not loaded")
+    parser.add_argument(
+        "--group",
+        action="append",
+        dest="groups",
+        metavar="PATH",
+        help="full path or id of a group to load (repeatable); its subgroups are followed",
+    )
+    parser.add_argument(
+        "--project",
+        action="append",
+        dest="projects",
+        metavar="PATH",
+        help="full path or id of a project to load (repeatable)",
+    )
+    parser.add_argument(
+        "--base-url", metavar="URL", help=f"GitLab's URL, with or without /api/v4 (default {DEFAULT_BASE_URL})"
+    )
+    parser.add_argument(
+        "--resources",
+        metavar="TABLES",
+        help="comma-separated tables to load (default all, listed below); their parents are read, not loaded",
+    )
     _add_destination_flags(parser)
-    parser.add_argument("--since", metavar="DATE",
-                        help=f"ISO date where a project's history starts on its first load (default {START_DATE[:10]})")
-    parser.add_argument("--schema-contract", metavar="MODE",
-                        help="evolve (default), freeze, or per entity, e.g. columns=freeze,data_type=evolve")
-    parser.add_argument("--full-refresh", action="store_true",
-                        help="drop this dataset's GitLab tables and state, and load everything again")
+    parser.add_argument(
+        "--since",
+        metavar="DATE",
+        help=f"ISO date where a project's history starts on its first load (default {START_DATE[:10]})",
+    )
+    parser.add_argument(
+        "--schema-contract",
+        metavar="MODE",
+        help="evolve (default), freeze, or per entity, e.g. columns=freeze,data_type=evolve",
+    )
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="drop this dataset's GitLab tables and state, and load everything again",
+    )
     parser.add_argument("--no-subgroups", action="store_true", help="do not follow the subgroups of --group")
     parser.add_argument("--include-archived", action="store_true", help="also load the groups' archived projects")
-    parser.add_argument("--demo", action="store_true",
-                        help=f"load the built-in GitLab emulator (offline), into its own dataset ({DEMO_DATASET})")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"load the built-in GitLab emulator (offline), into its own dataset ({DEMO_DATASET})",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser.parse_args(argv)
 
@@ -85,10 +111,12 @@ def parse_erase_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=f"gitlab_pipeline.py {ERASE_COMMAND}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_epilog(f"List the jobs whose logs leaked secrets ({FINDINGS_TABLE} of the dataset, less the jobs"
-                            " job_erasures records as done) and, with --yes, erase their logs and artifacts in"
-                            " GitLab. Without --yes it is a dry run: it reads only the destination and needs no"
-                            " token."),
+        description=_epilog(
+            f"List the jobs whose logs leaked secrets ({FINDINGS_TABLE} of the dataset, less the jobs"
+            " job_erasures records as done) and, with --yes, erase their logs and artifacts in"
+            " GitLab. Without --yes it is a dry run: it reads only the destination and needs no"
+            " token."
+        ),
         epilog=_epilog(
             "Erasing needs a token of a user with the Maintainer role and the api scope: GITLAB_TOKEN, or"
             " access_token in [sources.gitlab] of .dlt/secrets.toml.",
@@ -98,14 +126,22 @@ def parse_erase_args(argv: Sequence[str]) -> argparse.Namespace:
             " Maintainer's token.",
         ),
     )
-    parser.add_argument("--yes", action="store_true",
-                        help="erase for real (needs the Maintainer role and the api scope); without it, a dry run")
-    parser.add_argument("--base-url", metavar="URL",
-                        help="GitLab's URL; by default the one the findings were loaded from, and another one only"
-                        " with --confirm-base-url")
-    parser.add_argument("--confirm-base-url", action="store_true",
-                        help="erase at --base-url although the findings were loaded from another URL (the GitLab"
-                        " moved)")
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="erase for real (needs the Maintainer role and the api scope); without it, a dry run",
+    )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="GitLab's URL; by default the one the findings were loaded from, and another one only"
+        " with --confirm-base-url",
+    )
+    parser.add_argument(
+        "--confirm-base-url",
+        action="store_true",
+        help="erase at --base-url although the findings were loaded from another URL (the GitLab moved)",
+    )
     _add_destination_flags(parser)
     parser.add_argument("--demo", action="store_true", help=f"the demo's dataset ({DEMO_DATASET}); a dry run only")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -113,18 +149,26 @@ def parse_erase_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _add_destination_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--destination", default=DEFAULT_DESTINATION, metavar="NAME",
-                        help=f"one of {', '.join(DESTINATIONS)} (default {DEFAULT_DESTINATION}); credentials from"
-                        " [destination.<name>] in .dlt/secrets.toml or DESTINATION__<NAME>__CREDENTIALS")
-    parser.add_argument("--dataset", metavar="NAME",
-                        help=f"dataset (schema) name: lower-case letters, digits and underscores (default"
-                        f" {DEFAULT_DATASET})")
+    parser.add_argument(
+        "--destination",
+        default=DEFAULT_DESTINATION,
+        metavar="NAME",
+        help=f"one of {', '.join(DESTINATIONS)} (default {DEFAULT_DESTINATION}); credentials from"
+        " [destination.<name>] in .dlt/secrets.toml or DESTINATION__<NAME>__CREDENTIALS",
+    )
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help=f"dataset (schema) name: lower-case letters, digits and underscores (default {DEFAULT_DATASET})",
+    )
 
 
 def dataset_name(args: argparse.Namespace) -> str:
     """`--dataset` as given, or the default; refused when dlt would load into a name other than the one given."""
     name: str = args.dataset if args.dataset is not None else (DEMO_DATASET if args.demo else DEFAULT_DATASET)
-    capabilities = Destination.from_reference(make_destination(args.destination)).capabilities()
+    destination = Destination.from_reference(make_destination(args.destination))
+    assert destination is not None  # make_destination names one of DESTINATIONS
+    capabilities = destination.capabilities()
     used = NamingConvention(capabilities.max_identifier_length).normalize_table_identifier(name)
     if used != name:
         raise GitLabSourceError(
@@ -134,17 +178,7 @@ def dataset_name(args: argparse.Namespace) -> str:
     return name
 
 
-def parse_since(value: str) -> str:
-    """`--since` as the UTC text form GitLab prints, so cursors compare it with GitLab's values."""
-    try:
-        return to_utc_iso(value.strip())
-    except ValueError:
-        raise GitLabSourceError(
-            f"--since {value!r} is not an ISO 8601 date, e.g. 2024-01-31 or 2024-01-31T12:00:00Z"
-        ) from None
-
-
-def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str, str]]]:
+def parse_schema_contract(value: Optional[str]) -> Optional[TSchemaContract]:
     """`--schema-contract` as dlt takes it: one mode for everything, or a mode per entity."""
     if not value:
         return None
@@ -155,7 +189,7 @@ def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str,
                 f"unknown schema contract {value!r}: use one of {', '.join(SCHEMA_CONTRACT_MODES)}"
                 f" or ENTITY=MODE pairs with ENTITY in {', '.join(SCHEMA_CONTRACT_ENTITIES)}"
             )
-        return value
+        return cast(TSchemaContract, value)
     contract: Dict[str, str] = {}
     for pair in value.split(","):
         entity, _, mode = (part.strip() for part in pair.partition("="))
@@ -165,7 +199,7 @@ def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str,
                 f" and MODE in {', '.join(SCHEMA_CONTRACT_MODES)}"
             )
         contract[entity] = mode
-    return contract
+    return cast(TSchemaContract, contract)
 
 
 def resources_of(tables: Optional[str]) -> Optional[List[str]]:

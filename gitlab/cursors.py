@@ -74,14 +74,13 @@ class CursorFilter:
     on the next run; remembering their ids keeps their children (jobs, notes) from being re-read.
     """
 
-    def __init__(self, table: str, project_key: str = "project_id") -> None:
+    def __init__(self, table: str) -> None:
         self.table = table
         self.cursor_field, _ = cursor_of(table)
-        self.project_key = project_key
         self._loaded_at_start: Dict[str, Dict[str, Any]] = {}
 
     def __call__(self, row: TDataItem) -> bool:
-        project = str(row[self.project_key])
+        project = str(row["project_id"])
         cursors = _cursors(self.table)
         stored = cursors.get(project)
         previous = self._loaded_at_start.setdefault(

@@ -23,9 +23,10 @@ def make_destination(name: str) -> Any:
         raise GitLabSourceError(f"unknown destination {name!r}: choose from {', '.join(DESTINATIONS)}")
     if name == "duckdb":
         return name
-    return dlt.destinations.postgres(
-        destination_name=None if name == "postgres" else name, credentials=_passwordless_credentials(name)
-    )
+    passwordless = _passwordless_credentials(name)
+    if passwordless is None:
+        return dlt.destinations.postgres(destination_name=name)
+    return dlt.destinations.postgres(destination_name=name, credentials=passwordless)
 
 
 def _passwordless_credentials(name: str) -> Optional[PostgresCredentials]:
@@ -34,7 +35,7 @@ def _passwordless_credentials(name: str) -> Optional[PostgresCredentials]:
     Trust and IAM authentication (the AlloyDB Auth Proxy with --auto-iam-authn) take a user and no
     password, which dlt would report as missing; libpq then uses `~/.pgpass`, PGPASSWORD or nothing.
     """
-    configured = dlt.secrets.get(f"destination.{name}.credentials")
+    configured: Any = dlt.secrets.get(f"destination.{name}.credentials")
     if not configured:
         return None
     credentials = PostgresCredentials(configured)

@@ -31,12 +31,11 @@ class _MeteredAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def make_session(stats: GitLabRunStats, max_attempts: int = REQUEST_MAX_ATTEMPTS) -> Session:
+def make_session(stats: GitLabRunStats) -> Session:
     """Builds a requests session with dlt's retries (429 with Retry-After, 5xx, dropped connections).
 
     Args:
         stats (GitLabRunStats): Where requests are counted.
-        max_attempts (int): Attempts per request before giving up.
 
     Returns:
         Session: Shared by the declarative resources and the discovery of groups and projects.
@@ -44,7 +43,7 @@ def make_session(stats: GitLabRunStats, max_attempts: int = REQUEST_MAX_ATTEMPTS
     session = Client(
         request_timeout=REQUEST_TIMEOUT_SECONDS,
         raise_for_status=False,
-        request_max_attempts=max_attempts,
+        request_max_attempts=REQUEST_MAX_ATTEMPTS,
         request_backoff_factor=REQUEST_BACKOFF_FACTOR,
         request_max_retry_delay=REQUEST_MAX_RETRY_DELAY_SECONDS,
     ).session

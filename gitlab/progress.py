@@ -84,8 +84,10 @@ class GitLabProgress(Collector):
 
     def line(self) -> str:
         """What the run has done so far, in one line."""
-        parts = [f"{self._step_word()}: {sum(self.rows.values()):,} rows in {len(self.rows)} tables",
-                 f"{self.stats.requests + self.stats.job_logs.requests:,} requests"]
+        parts = [
+            f"{self._step_word()}: {sum(self.rows.values()):,} rows in {len(self.rows)} tables",
+            f"{self.stats.requests + self.stats.job_logs.requests:,} requests",
+        ]
         logs = self.stats.job_logs
         if logs.queued:
             elapsed = max(time.monotonic() - self._started, 1e-9)
@@ -93,7 +95,8 @@ class GitLabProgress(Collector):
         if logs.rate_limited:
             parts.append(f"{logs.rate_limited:,} rate-limited")
         if self._step_word() != STEP_WORDS["extract"] and self.total:
-            parts.append(f"{self.done} of {self.total} {'files' if self._step_word() == 'normalizing' else 'table files'}")
+            what = "files" if self._step_word() == STEP_WORDS["normalize"] else "table files"
+            parts.append(f"{self.done} of {self.total} {what}")
         return " · ".join(parts)
 
     def _step_word(self) -> str:

@@ -92,11 +92,14 @@ class EraseReport:
                 blocked.setdefault(result.job.project_id, []).append(result)
             else:
                 detail = f": {result.message}" if result.message else ""
-                lines.append(f"  {result.outcome.replace('_', ' ')}: job {result.job.job_id}"
-                             f" (project {result.job.project_id}){detail}")
+                lines.append(
+                    f"  {result.outcome.replace('_', ' ')}: job {result.job.job_id}"
+                    f" (project {result.job.project_id}){detail}"
+                )
         for project, results in sorted(blocked.items()):
-            lines.append(f"  {results[0].message}; {len(results)} job(s) of project {project} not erased, listed again"
-                         " next time")
+            lines.append(
+                f"  {results[0].message}; {len(results)} job(s) of project {project} not erased, listed again next time"
+            )
         erased = sum(1 for result in self.results if result.outcome in DONE_OUTCOMES)
         return [f"Erased {erased} of {len(self.jobs)} job(s) with secret findings:", *lines]
 
@@ -128,6 +131,7 @@ def leaky_jobs(pipeline: Pipeline) -> List[LeakyJob]:
                     f"SELECT job_id FROM {_table(client, ERASURES_TABLE)}"
                     f" WHERE outcome IN ({', '.join(repr(outcome) for outcome in DONE_OUTCOMES)})"
                 )
+                or []
             }
         except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
             done = set()
@@ -153,18 +157,28 @@ def _missing_job(session: Session, credentials: GitLabCredentials, job: LeakyJob
     try:
         project = session.get(f"{credentials.api_url}/projects/{job.project_id}", headers=credentials.headers())
     except RequestException as exc:
-        return EraseResult(job, "failed", 404, f"cannot reach GitLab for GET /projects/{job.project_id}"
-                                               f" ({type(exc).__name__}); run again to retry")
+        return EraseResult(
+            job,
+            "failed",
+            404,
+            f"cannot reach GitLab for GET /projects/{job.project_id} ({type(exc).__name__}); run again to retry",
+        )
     if project.status_code == 200:
         return EraseResult(job, "gone", 404, "GitLab has no such job any more")
     if project.status_code == 404:
         return EraseResult(
-            job, "not_visible", 404,
+            job,
+            "not_visible",
+            404,
             f"GitLab answered 404 on POST {path}: the token cannot see project {job.project_id} (its user is no"
             " member of it)",
         )
-    return EraseResult(job, "failed", 404, f"GitLab answered {project.status_code} on GET /projects/{job.project_id};"
-                                           " run again to retry")
+    return EraseResult(
+        job,
+        "failed",
+        404,
+        f"GitLab answered {project.status_code} on GET /projects/{job.project_id}; run again to retry",
+    )
 
 
 def _erase_one(session: Session, credentials: GitLabCredentials, job: LeakyJob) -> EraseResult:
@@ -186,7 +200,9 @@ def _erase_one(session: Session, credentials: GitLabCredentials, job: LeakyJob) 
         return EraseResult(job, "already_erased", status, "GitLab says it is not erasable (already erased)")
     if status == 403:
         return EraseResult(
-            job, "forbidden", status,
+            job,
+            "forbidden",
+            status,
             f"GitLab answered 403 Forbidden on POST {path}: the token may not erase jobs in project"
             f" {job.project_id} (it needs the Maintainer role and the api scope)",
         )
@@ -217,14 +233,16 @@ def _record(pipeline: Pipeline, results: List[EraseResult]) -> None:
         primary_key="job_id",
         columns={"status_code": {"data_type": "bigint", "nullable": True}},
     )
-    pipeline.run(resource, schema=pipeline.default_schema if pipeline.default_schema_name else None)
+    if pipeline.default_schema_name:  # into the schema that holds secret_findings
+        pipeline.run(resource, schema=pipeline.default_schema)
+    else:
+        pipeline.run(resource)
 
 
 def erase_leaky_jobs(
     pipeline: Pipeline,
     credentials: Optional[GitLabCredentials] = None,
     yes: bool = False,
-    session: Optional[Session] = None,
 ) -> EraseReport:
     """Lists the jobs with secret findings and, with `yes`, erases each one's log and artifacts.
 
@@ -240,7 +258,6 @@ def erase_leaky_jobs(
         credentials (GitLabCredentials, optional): Needed with `yes`: the GitLab the findings came from,
             and a token with the api scope of a user who may erase the jobs.
         yes (bool): Erase for real. Defaults to False (dry run).
-        session (Session, optional): The HTTP session; a retrying one from `make_session` by default.
 
     Returns:
         EraseReport: The jobs and the outcome for each.
@@ -251,7 +268,7 @@ def erase_leaky_jobs(
         return report
     if credentials is None:
         raise ValueError("erasing needs the credentials of the GitLab the findings came from")
-    http = session or make_session(GitLabRunStats())
+    http = make_session(GitLabRunStats())
     blocked: Dict[int, EraseResult] = {}
     try:
         for job in jobs:
