@@ -30,7 +30,7 @@ from gitlab.cli_args import (
 from gitlab.credentials import GitLabCredentials, gitlab_credentials, loaded_from, same_gitlab
 from gitlab.destinations import make_destination
 from gitlab.errors import GitLabSourceError, describe_failure
-from gitlab.job_logs.erase import erase_leaky_jobs
+from gitlab.job_logs.erase import erase_leaky_jobs, leaky_jobs
 from gitlab.job_logs.fingerprints import save_new_fingerprint_key
 from gitlab.job_logs.rows import JOB_LOGS_TABLE
 from gitlab.progress import GitLabProgress
@@ -80,8 +80,8 @@ def erase_credentials(args: argparse.Namespace, pipeline: Pipeline) -> GitLabCre
 def erase(args: argparse.Namespace) -> int:
     """`erase-leaky-jobs`: the jobs come from the destination; the dry run needs no token."""
     pipeline = open_pipeline(args)
-    credentials = erase_credentials(args, pipeline) if args.yes else None
-    report = erase_leaky_jobs(pipeline, credentials, yes=args.yes)
+    to_erase = args.yes and bool(leaky_jobs(pipeline))  # nothing to erase needs no GitLab
+    report = erase_leaky_jobs(pipeline, erase_credentials(args, pipeline) if to_erase else None, yes=args.yes)
     print("\n".join(report.lines()))
     return report.exit_code
 
@@ -134,7 +134,7 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> 
     top_level = {name: count for name, count in tables.items() if "__" not in name}
     nested = {name: count for name, count in tables.items() if "__" in name}
     lines = [f"Loaded {sum(top_level.values())} rows into {len(top_level)} tables in {seconds:.1f} s"
-             f" with {stats.requests} GitLab requests:"]
+             f" with {stats.requests + stats.job_logs.requests} GitLab requests:"]
     width = max((len(name) for name in top_level), default=0)
     lines += [f"  {name:<{width}}  {count:>8}" for name, count in top_level.items()]
     if nested:
