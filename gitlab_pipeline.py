@@ -1,7 +1,9 @@
-"""Load GitLab into DuckDB (or PostgreSQL/AlloyDB) with dlt: `python gitlab_pipeline.py --group my-org`.
+"""Load GitLab into DuckDB (or PostgreSQL/AlloyDB) with dlt: `.venv/bin/python gitlab_pipeline.py --group my-org`.
 
-`--demo` runs the same load offline against the project's GitLab emulator, and
-`python gitlab_pipeline.py erase-leaky-jobs [--yes]` erases the jobs whose logs leaked secrets.
+`--demo` runs the same load offline against the project's GitLab emulator, into its own dataset, and
+`gitlab_pipeline.py erase-leaky-jobs [--yes]` erases the jobs whose logs leaked secrets. Flags are parsed and
+checked in `gitlab.cli_args`, progress is drawn by `gitlab.progress`, and what a run keeps in its folder is
+in `gitlab.project_folder`.
 """
 
 import argparse
@@ -13,122 +15,86 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, cast
 
 import dlt
-from dlt.common.runtime.collector import LogCollector
 from dlt.common.schema.typing import TSchemaContract
-from dlt.common.typing import TRefreshMode
 from dlt.pipeline.pipeline import Pipeline
 
 from gitlab import gitlab_source
-from gitlab.credentials import gitlab_credentials
-from gitlab.destinations import DESTINATIONS, make_destination
+from gitlab.cli_args import (
+    ERASE_COMMAND,
+    dataset_name,
+    parse_args,
+    parse_erase_args,
+    parse_schema_contract,
+    resources_of,
+)
+from gitlab.credentials import GitLabCredentials, gitlab_credentials, loaded_from, same_gitlab
+from gitlab.destinations import make_destination
 from gitlab.errors import GitLabSourceError, describe_failure
-from gitlab.job_logs.erase import erase_leaky_jobs
+from gitlab.job_logs.erase import erase_leaky_jobs, leaky_jobs
+from gitlab.job_logs.fingerprints import save_new_fingerprint_key
+from gitlab.job_logs.rows import JOB_LOGS_TABLE
+from gitlab.progress import GitLabProgress
+from gitlab.project_folder import ExportedSchemas, pipelines_dir, show_command
 from gitlab.run_stats import GitLabRunStats
-from gitlab.settings import DEFAULT_DATASET, PIPELINE_NAME
-from gitlab.transforms import to_utc_iso
+from gitlab.settings import DEMO_PIPELINE_NAME, PIPELINE_NAME
 
-SCHEMA_CONTRACT_MODES = ("evolve", "freeze", "discard_row", "discard_value")
-SCHEMA_CONTRACT_ENTITIES = ("tables", "columns", "data_type")
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 DEMO_GROUP = "acme"
-ERASE_COMMAND = "erase-leaky-jobs"
-PROGRESS_LOG_PERIOD_SECONDS = 10.0
+DEMO_FINGERPRINT_KEY = "gitlab-dlt-demo"  # the emulator's secrets are made up: no key to keep for them
+PROGRESS_SECONDS = 10.0  # between two progress lines when not on a terminal
+FINGERPRINT_KEY = "sources.gitlab.fingerprint_key"
 
 logger = logging.getLogger("gitlab_pipeline")
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="gitlab_pipeline.py",
-        description="Load GitLab groups and projects into a warehouse with dlt. Every option can"
-        " also come from .dlt/config.toml ([sources.gitlab]) or the environment, the dlt way.",
+def open_pipeline(args: argparse.Namespace, **options: Any) -> Pipeline:
+    """The run's dlt pipeline, its state kept in this project's folder; the demo has a pipeline of its own."""
+    return dlt.pipeline(
+        pipeline_name=DEMO_PIPELINE_NAME if args.demo else PIPELINE_NAME,
+        pipelines_dir=pipelines_dir(),
+        destination=make_destination(args.destination),
+        dataset_name=dataset_name(args),
+        **options,
     )
-    parser.add_argument("--group", action="append", dest="groups", metavar="PATH",
-                        help="full path or id of a group to load (repeatable); subgroups are followed")
-    parser.add_argument("--project", action="append", dest="projects", metavar="PATH",
-                        help="full path or id of a project to load (repeatable)")
-    parser.add_argument("--base-url", help="GitLab URL, e.g. https://gitlab.example.com (default gitlab.com)")
-    parser.add_argument("--resources", help="comma-separated tables to load (default: all)")
-    parser.add_argument("--destination", default="duckdb", help=f"one of {', '.join(DESTINATIONS)} (default duckdb)")
-    parser.add_argument("--schema-contract", metavar="MODE",
-                        help="evolve (default), freeze, or per entity, e.g. columns=freeze,data_type=evolve")
-    parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset/schema name (default {DEFAULT_DATASET})")
-    parser.add_argument("--since", help="ISO date or datetime where the first incremental load starts")
-    parser.add_argument("--full-refresh", action="store_true", help="drop this source's tables and state, reload all")
-    parser.add_argument("--no-subgroups", action="store_true", help="do not follow subgroups of --group")
-    parser.add_argument("--include-archived", action="store_true", help="also load archived projects")
-    parser.add_argument("--demo", action="store_true", help="load the built-in GitLab emulator (offline)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    return parser.parse_args(argv)
 
 
-def parse_erase_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="gitlab_pipeline.py erase-leaky-jobs",
-        description="List the jobs whose logs leaked secrets (from the destination's secret_findings) and,"
-        " with --yes, erase their logs and artifacts in GitLab. A dry run by default.",
-    )
-    parser.add_argument("--yes", action="store_true", help="erase for real (needs Maintainer and the api scope)")
-    parser.add_argument("--base-url", help="GitLab URL (default from [sources.gitlab] base_url)")
-    parser.add_argument("--destination", default="duckdb", help=f"one of {', '.join(DESTINATIONS)} (default duckdb)")
-    parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset/schema name (default {DEFAULT_DATASET})")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    return parser.parse_args(argv)
+def erase_credentials(args: argparse.Namespace, pipeline: Pipeline) -> GitLabCredentials:
+    """The token, for the GitLab the findings were loaded from: never a default host, another one only if confirmed."""
+    if args.demo:
+        raise GitLabSourceError("the demo's GitLab is gone once the demo ends: erase-leaky-jobs --demo is a dry run")
+    pipeline.sync_destination()  # on a machine that did not load, the state (and where it came from) is there
+    recorded = loaded_from(pipeline)
+    if recorded and args.base_url and not same_gitlab(recorded, args.base_url) and not args.confirm_base_url:
+        raise GitLabSourceError(
+            f"the findings were loaded from {recorded}, not {args.base_url}: leave out --base-url to erase there,"
+            " or add --confirm-base-url if that GitLab now answers at the new URL"
+        )
+    if not recorded and not args.base_url:
+        raise GitLabSourceError(
+            f"dataset {pipeline.dataset_name} records no GitLab it was loaded from (nothing loaded yet, or by an older"
+            " version): name it with --base-url"
+        )
+    return gitlab_credentials(base_url=args.base_url or recorded)
 
 
 def erase(args: argparse.Namespace) -> int:
-    """`erase-leaky-jobs`: the jobs come from the destination, the token and URL from dlt config."""
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME, destination=make_destination(args.destination), dataset_name=args.dataset
-    )
-    report = erase_leaky_jobs(pipeline, gitlab_credentials(base_url=args.base_url), yes=args.yes)
+    """`erase-leaky-jobs`: the jobs come from the destination; the dry run needs no token."""
+    pipeline = open_pipeline(args)
+    to_erase = args.yes and bool(leaky_jobs(pipeline))  # nothing to erase needs no GitLab
+    report = erase_leaky_jobs(pipeline, erase_credentials(args, pipeline) if to_erase else None, yes=args.yes)
     print("\n".join(report.lines()))
     return report.exit_code
-
-
-def parse_since(value: str) -> str:
-    """`--since` as the UTC text form GitLab prints, so cursors compare it with GitLab's values."""
-    try:
-        return to_utc_iso(value.strip())
-    except ValueError:
-        raise GitLabSourceError(
-            f"--since {value!r} is not an ISO 8601 date, e.g. 2024-01-31 or 2024-01-31T12:00:00Z"
-        ) from None
-
-
-def parse_schema_contract(value: Optional[str]) -> Optional[TSchemaContract]:
-    """`--schema-contract` as dlt takes it: one mode for everything, or a mode per entity."""
-    if not value:
-        return None
-    value = value.strip()
-    if "=" not in value:
-        if value not in SCHEMA_CONTRACT_MODES:
-            raise GitLabSourceError(
-                f"unknown schema contract {value!r}: use one of {', '.join(SCHEMA_CONTRACT_MODES)}"
-                f" or ENTITY=MODE pairs with ENTITY in {', '.join(SCHEMA_CONTRACT_ENTITIES)}"
-            )
-        return cast(TSchemaContract, value)
-    contract: Dict[str, str] = {}
-    for pair in value.split(","):
-        entity, _, mode = (part.strip() for part in pair.partition("="))
-        if entity not in SCHEMA_CONTRACT_ENTITIES or mode not in SCHEMA_CONTRACT_MODES:
-            raise GitLabSourceError(
-                f"bad schema contract {pair!r}: ENTITY=MODE with ENTITY in {', '.join(SCHEMA_CONTRACT_ENTITIES)}"
-                f" and MODE in {', '.join(SCHEMA_CONTRACT_MODES)}"
-            )
-        contract[entity] = mode
-    return cast(TSchemaContract, contract)
 
 
 def source_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     """Only the options given on the command line; dlt injects the rest from config and secrets."""
     kwargs: Dict[str, Any] = {}
-    if args.groups:
+    if args.groups is not None:
         kwargs["groups"] = args.groups
-    if args.projects:
+    if args.projects is not None:
         kwargs["projects"] = args.projects
-    if args.since:
-        kwargs["start_date"] = parse_since(args.since)
+    if args.since is not None:
+        kwargs["start_date"] = args.since
     if args.no_subgroups:
         kwargs["include_subgroups"] = False
     if args.include_archived:
@@ -136,16 +102,19 @@ def source_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     return kwargs
 
 
-def select_resources(source: Any, resources: Optional[str]) -> Any:
-    if not resources:
-        return source
-    wanted = [name.strip() for name in resources.split(",") if name.strip()]
-    unknown = sorted(set(wanted) - set(source.resources))
-    if unknown:
-        raise GitLabSourceError(
-            f"unknown resource(s) {', '.join(unknown)}: choose from {', '.join(source.resources)}"
-        )
-    return source.with_resources(*wanted)
+def ensure_fingerprint_key(args: argparse.Namespace, resources: Optional[List[str]]) -> None:
+    """Job logs need a fingerprint key: the CLI keeps one in the project's .dlt/secrets.toml, made on first use."""
+    if (resources is not None and JOB_LOGS_TABLE not in resources) or dlt.secrets.get(FINGERPRINT_KEY):
+        return
+    if args.demo:
+        dlt.secrets[FINGERPRINT_KEY] = DEMO_FINGERPRINT_KEY
+        return
+    settings_dir = dlt.current.run_context().settings_dir
+    dlt.secrets[FINGERPRINT_KEY] = save_new_fingerprint_key(settings_dir)
+    print(
+        f"Generated {FINGERPRINT_KEY} into {Path(settings_dir, 'secrets.toml')}: keep it with your other secrets"
+        " (in CI: SOURCES__GITLAB__FINGERPRINT_KEY), or later fingerprints will not match earlier ones"
+    )
 
 
 def data_location(pipeline: Pipeline) -> str:
@@ -165,7 +134,7 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> 
     top_level = {name: count for name, count in tables.items() if "__" not in name}
     nested = {name: count for name, count in tables.items() if "__" in name}
     lines = [f"Loaded {sum(top_level.values())} rows into {len(top_level)} tables in {seconds:.1f} s"
-             f" with {stats.requests} GitLab requests:"]
+             f" with {stats.requests + stats.job_logs.requests} GitLab requests:"]
     width = max((len(name) for name in top_level), default=0)
     lines += [f"  {name:<{width}}  {count:>8}" for name, count in top_level.items()]
     if nested:
@@ -175,8 +144,22 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> 
         lines.append(f"Skipped, the token may not read them ({len(stats.denied)} project(s)):")
         lines += [f"  {line}" for line in stats.denied_summary()]
     lines.append(f"Data: {data_location(pipeline)}")
-    lines.append(f"Look at it: dlt pipeline {pipeline.pipeline_name} show")
+    lines.append(f"Look at it: {show_command(pipeline.pipeline_name)}")
     return lines
+
+
+def start_afresh(pipeline: Pipeline) -> Pipeline:
+    """Drops the dataset's tables of this source, dlt's own included, and the local state: the next run is a first one.
+
+    dlt's `refresh="drop_sources"` loses the imported schema's hints in the run that refreshes (the
+    next run then fails on child tables), so a full refresh is a first load into a clean dataset.
+    Other tables in the dataset are left alone.
+    """
+    pipeline.sync_destination()
+    if pipeline.default_schema_name:
+        with pipeline.sql_client() as client:
+            client.drop_tables(*pipeline.default_schema.tables)
+    return pipeline.drop()
 
 
 def abort_pending_packages(pipeline: Pipeline) -> None:
@@ -192,20 +175,11 @@ def abort_pending_packages(pipeline: Pipeline) -> None:
         logger.debug("could not abort the pending packages", exc_info=True)
 
 
-def restore_exported_schemas(export_dir: Path, before: Dict[Path, bytes]) -> None:
-    """Puts the exported schemas back as they were: dlt exports while it runs, a failed run must not."""
-    for path in export_dir.glob("*.schema.yaml"):
-        if path not in before:
-            path.unlink()
-    for path, content in before.items():
-        path.write_bytes(content)
-
-
 def run(args: argparse.Namespace, stack: ExitStack) -> int:
-    destination = make_destination(args.destination)
     schema_contract = parse_schema_contract(
         args.schema_contract or dlt.config.get("sources.gitlab.schema_contract", str)
     )
+    resources = resources_of(args.resources)
     kwargs = source_kwargs(args)
     connection = {"base_url": args.base_url}
     if args.demo:
@@ -215,31 +189,32 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         connection = {"base_url": emulator.base_url, "access_token": TOKENS["maintainer"]}
         kwargs.setdefault("groups", [DEMO_GROUP])
         print(f"Demo: GitLab emulator at {emulator.base_url}, loading group(s) {', '.join(kwargs['groups'])}")
+    ensure_fingerprint_key(args, resources)
     stats = GitLabRunStats()
     source = gitlab_source(credentials=gitlab_credentials(**connection), run_stats=stats, **kwargs)
-    source = select_resources(source, args.resources)
+    if resources is not None:
+        source = source.with_resources(*resources)
     export_dir = Path(dlt.config.get("gitlab_pipeline.export_schema_path", str) or SCHEMAS_DIR / "export")
-    exported_before = {path: path.read_bytes() for path in export_dir.glob("*.schema.yaml")}
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=destination,
-        dataset_name=args.dataset,
+    exported = ExportedSchemas(export_dir)
+    pipeline = open_pipeline(
+        args,
         import_schema_path=str(SCHEMAS_DIR / "import"),
         export_schema_path=str(export_dir),
-        progress=LogCollector(log_period=PROGRESS_LOG_PERIOD_SECONDS, logger=sys.stdout, dump_system_stats=False),
+        progress=GitLabProgress(stats, dlt.config.get("gitlab_pipeline.progress_seconds", float) or PROGRESS_SECONDS),
     )
+    if args.full_refresh or args.demo:  # the demo's emulator is a new GitLab, on a new port, each time
+        pipeline = start_afresh(pipeline)
     started = time.monotonic()
     try:
-        load_info = pipeline.run(  # dlt takes None for both, though its annotations leave None out
-            source,
-            refresh=cast(TRefreshMode, "drop_sources" if args.full_refresh else None),
-            schema_contract=cast(TSchemaContract, schema_contract),
+        load_info = pipeline.run(  # dlt takes None, though its annotation leaves None out
+            source, schema_contract=cast(TSchemaContract, schema_contract)
         )
         load_info.raise_on_failed_jobs()
     except Exception:
         abort_pending_packages(pipeline)
-        restore_exported_schemas(export_dir, exported_before)
+        exported.restore()
         raise
+    exported.keep_unchanged()
     print("\n".join(summary_lines(pipeline, stats, time.monotonic() - started)))
     return 0
 

@@ -1,7 +1,8 @@
 """Reads the loaded GitLab data through dlt, read-only: the destination and dataset the CLI's last run used.
 
-The pipeline is attached from dlt's data dir (`DLT_DATA_DIR`, else `~/.dlt`), so DuckDB or PostgreSQL and the
-dataset name come from the same state, config and secrets (`.dlt/`, `DESTINATION__...`) as the load.
+The pipeline is attached from the project folder (`.dlt/pipelines`, or `$DLT_DATA_DIR/pipelines`), so DuckDB or
+PostgreSQL and the dataset name come from the same state, config and secrets (`.dlt/`, `DESTINATION__...`) as the
+load.
 """
 
 import logging
@@ -27,6 +28,8 @@ from app.queries import (
     PROJECTS_SQL,
     Query,
 )
+from gitlab.project_folder import pipelines_dir
+from gitlab.settings import DEMO_PIPELINE_NAME
 
 PIPELINE_NAME = "gitlab_pipeline"
 DEFAULT_DATASET = "gitlab_data"
@@ -82,15 +85,17 @@ def pipeline() -> dlt.Pipeline:
     """`gitlab_pipeline` as the CLI left it; without local state, the destination named in `[gitlab_dashboard]`."""
     # The dashboard never writes; a read-only DuckDB connection also lets `dlt pipeline ... show` read alongside.
     os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__READ_ONLY", "true")
-    try:
-        return dlt.attach(PIPELINE_NAME)
-    except CannotRestorePipelineException:
-        destination = dlt.config.get("gitlab_dashboard.destination", str) or DEFAULT_DESTINATION
-        dataset = dlt.config.get("gitlab_dashboard.dataset_name", str) or DEFAULT_DATASET
-        logger.info("no local state of %s: reading %s dataset %s", PIPELINE_NAME, destination, dataset)
-        # a throwaway working folder: the app leaves dlt's data dir as it found it
-        scratch = tempfile.mkdtemp(prefix="gitlab_dashboard_")
-        return dlt.pipeline(PIPELINE_NAME, pipelines_dir=scratch, destination=destination, dataset_name=dataset)
+    for name in (PIPELINE_NAME, DEMO_PIPELINE_NAME):  # a real load's state, else the demo's, in the project folder
+        try:
+            return dlt.attach(name, pipelines_dir=pipelines_dir())
+        except CannotRestorePipelineException:
+            continue
+    destination = dlt.config.get("gitlab_dashboard.destination", str) or DEFAULT_DESTINATION
+    dataset = dlt.config.get("gitlab_dashboard.dataset_name", str) or DEFAULT_DATASET
+    logger.info("no local state of %s: reading %s dataset %s", PIPELINE_NAME, destination, dataset)
+    # a throwaway working folder: the app leaves dlt's data dir as it found it
+    scratch = tempfile.mkdtemp(prefix="gitlab_dashboard_")
+    return dlt.pipeline(PIPELINE_NAME, pipelines_dir=scratch, destination=destination, dataset_name=dataset)
 
 
 def _table_names(template: str) -> List[str]:

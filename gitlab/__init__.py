@@ -11,16 +11,17 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from dlt.sources.rest_api.typing import ResponseAction
 
-from gitlab.credentials import GitLabCredentials, gitlab_credentials
-from gitlab.cursors import CURSORS_RESOURCE, project_cursors
+from gitlab.credentials import GitLabCredentials, claim_dataset, gitlab_credentials
+from gitlab.cursors import CURSORS_RESOURCE, first_load_start, project_cursors
 from gitlab.errors import GitLabSourceError
 from gitlab.http import make_session
 from gitlab.job_logs import job_logs
 from gitlab.resources import declared_resources
 from gitlab.run_stats import GitLabRunStats
 from gitlab.scope import GitLabScope, TDataItem
-from gitlab.settings import MAX_TABLE_NESTING, PER_PAGE, START_DATE
-from gitlab.tables import hints
+from gitlab.settings import MAX_TABLE_NESTING, PER_PAGE, SOURCE_NAME, START_DATE
+from gitlab.tables import TABLE, hints
+from gitlab.transforms import drop_untyped_nulls
 from rest_api import GitLabLinkPaginator, GitLabTokenAuth
 
 
@@ -33,7 +34,7 @@ def _deferred(pages: Callable[[], Iterator[List[TDataItem]]]) -> Callable[[], It
     return _pages
 
 
-@dlt.source(name="gitlab", max_table_nesting=MAX_TABLE_NESTING)
+@dlt.source(name=SOURCE_NAME, max_table_nesting=MAX_TABLE_NESTING)
 def gitlab_source(
     groups: Sequence[str] = (),
     projects: Sequence[str] = (),
@@ -83,6 +84,7 @@ def gitlab_source(
         projects,
         include_subgroups,
         include_archived,
+        before_first_request=lambda: claim_dataset(connection),
     )
     denied_actions: List[ResponseAction] = [
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
@@ -97,11 +99,17 @@ def gitlab_source(
             dlt.resource(_deferred(scope.groups), **hints("groups")),
             projects_resource,
             dlt.transformer(
-                project_cursors(start_date), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False
+                project_cursors(first_load_start(start_date)),
+                data_from=projects_resource,
+                name=CURSORS_RESOURCE,
+                selected=False,
             ),
             *declared_resources(denied_actions),
         ],
     }
     resources = rest_api_resources(config)
+    for resource in resources:
+        if resource.name in TABLE:  # the tables, not the internal cursors
+            resource.add_map(drop_untyped_nulls(resource.name))
     jobs = next(resource for resource in resources if resource.name == "jobs")
     return [*resources, job_logs(jobs, connection, stats=stats.job_logs)]

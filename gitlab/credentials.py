@@ -5,16 +5,20 @@ See https://docs.gitlab.com/api/rest/authentication/
 
 import os
 from typing import Any, ClassVar, Dict, Optional
+from urllib.parse import urlsplit
 
+import dlt
 from dlt.common.configuration import configspec, resolve_configuration
 from dlt.common.configuration.specs import CredentialsConfiguration
+from dlt.common.pipeline import SupportsPipeline
 from dlt.common.typing import TSecretStrValue
 
 from gitlab.errors import GitLabSourceError
-from gitlab.settings import API_PREFIX, DEFAULT_BASE_URL, TOKEN_ENV_VARS, USER_AGENT
-from rest_api.auth import TOKEN_TYPES, auth_headers
+from gitlab.settings import API_PREFIX, DEFAULT_BASE_URL, SOURCE_NAME, TOKEN_ENV_VARS, USER_AGENT
+from rest_api.auth import TOKEN_TYPES, auth_headers, token_kind
 
 CONFIG_SECTIONS = ("sources",)  # + the spec's own section, "gitlab"
+LOADED_FROM_KEY = "loaded_from"  # the source's dlt state: the base URL of the GitLab its dataset holds
 
 
 def api_url(base_url: str) -> str:
@@ -40,7 +44,7 @@ class GitLabCredentials(CredentialsConfiguration):
     base_url: str = DEFAULT_BASE_URL
     """GitLab's URL, with or without /api/v4."""
     token_type: str = "auto"
-    """"auto" (told from the token), "private", "oauth" or "job"."""
+    """Told from the token ("auto"), or "private" or "oauth"; CI job tokens ("job") are refused."""
 
     def on_resolved(self) -> None:
         """Takes the token from `GITLAB_TOKEN` (as glab and python-gitlab do) when config has none; checks the rest."""
@@ -55,6 +59,11 @@ class GitLabCredentials(CredentialsConfiguration):
         if self.token_type not in TOKEN_TYPES:
             raise GitLabSourceError(
                 f"sources.gitlab.token_type is {self.token_type!r}: use one of {', '.join(TOKEN_TYPES)}"
+            )
+        if token_kind(self.access_token, self.token_type) == "job":
+            raise GitLabSourceError(
+                "a CI job token cannot load GitLab's data (GitLab lets it read a few endpoints of its own project"
+                " and no job logs): use a personal, group or project access token with the read_api scope"
             )
 
     @property
@@ -83,3 +92,33 @@ def gitlab_credentials(**given: Optional[Any]) -> GitLabCredentials:
     """
     explicit = {name: value for name, value in given.items() if value is not None}
     return resolve_configuration(GitLabCredentials(), sections=CONFIG_SECTIONS, explicit_value=explicit or None)
+
+
+def same_gitlab(one: str, other: str) -> bool:
+    """Whether two base URLs name the same GitLab: host names are case-insensitive, `/api/v4` is optional."""
+    first, second = (urlsplit(api_url(url)) for url in (one, other))
+    return (first.scheme, first.netloc.lower(), first.path) == (second.scheme, second.netloc.lower(), second.path)
+
+
+def claim_dataset(credentials: GitLabCredentials) -> None:
+    """Records in the source's dlt state which GitLab the dataset holds; refuses to mix in another one.
+
+    Ids of groups, projects and jobs are unique within one GitLab only, so two instances in one
+    dataset would merge unrelated rows. Call while extracting (after dlt restored the state from the
+    destination), before the first request.
+    """
+    state = dlt.current.source_state()
+    recorded = state.get(LOADED_FROM_KEY)
+    if recorded and not same_gitlab(recorded, credentials.base_url):
+        dataset = dlt.current.pipeline().dataset_name
+        raise GitLabSourceError(
+            f"dataset {dataset} holds the GitLab at {recorded}, not {credentials.base_url}: load that one into"
+            f" another dataset (--dataset NAME), or replace this dataset's data with --full-refresh"
+        )
+    state[LOADED_FROM_KEY] = credentials.base_url
+
+
+def loaded_from(pipeline: SupportsPipeline) -> Optional[str]:
+    """The base URL of the GitLab whose data the pipeline's dataset holds, as `claim_dataset` recorded it."""
+    recorded: Optional[str] = pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get(LOADED_FROM_KEY)
+    return recorded

@@ -4,15 +4,37 @@ GitLab filters `updated_after`/`since` per project, and a project added later mu
 history; one cursor per table (dlt's `incremental`) would skip it, so each project keeps its own.
 """
 
+from datetime import UTC, datetime
 from typing import Any, Callable, Dict, Iterator, List
 
 import dlt
 
+from gitlab.errors import GitLabSourceError
 from gitlab.tables import INCREMENTAL_TABLES, cursor_of
+from gitlab.transforms import to_utc_iso
 
 TDataItem = Dict[str, Any]
 
 CURSORS_RESOURCE = "project_cursors"
+
+
+def first_load_start(start_date: str) -> str:
+    """`start_date` in the UTC text form GitLab prints, so cursors compare it with GitLab's values.
+
+    Raises:
+        GitLabSourceError: It is not ISO 8601, or it lies in the future, where nothing would load.
+    """
+    where = f"start date {start_date!r} (--since, or start_date in [sources.gitlab])"
+    try:
+        start = to_utc_iso(str(start_date).strip())
+    except ValueError:
+        raise GitLabSourceError(f"{where} is not an ISO 8601 date, e.g. 2024-01-31 or 2024-01-31T12:00:00Z") from None
+    if start > to_utc_iso(datetime.now(UTC).isoformat()):
+        raise GitLabSourceError(
+            f"{where} is in the future, so nothing would load: give a past date, e.g. 2024-01-31, or none to load"
+            " all history"
+        )
+    return start
 
 
 def _cursors(table: str) -> Dict[str, Any]:

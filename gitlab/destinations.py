@@ -1,8 +1,9 @@
 """The destinations a load can go to, by the name the CLI and the Airflow DAG take."""
 
-from typing import Any
+from typing import Any, Optional
 
 import dlt
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from gitlab.errors import GitLabSourceError
 
@@ -20,6 +21,26 @@ def make_destination(name: str) -> Any:
     """
     if name not in DESTINATIONS:
         raise GitLabSourceError(f"unknown destination {name!r}: choose from {', '.join(DESTINATIONS)}")
-    if name == "alloydb":
-        return dlt.destinations.postgres(destination_name="alloydb")
-    return name
+    if name == "duckdb":
+        return name
+    passwordless = _passwordless_credentials(name)
+    if passwordless is None:
+        return dlt.destinations.postgres(destination_name=name)
+    return dlt.destinations.postgres(destination_name=name, credentials=passwordless)
+
+
+def _passwordless_credentials(name: str) -> Optional[PostgresCredentials]:
+    """The configured credentials when they name no password, else None (dlt resolves them as usual).
+
+    Trust and IAM authentication (the AlloyDB Auth Proxy with --auto-iam-authn) take a user and no
+    password, which dlt would report as missing; libpq then uses `~/.pgpass`, PGPASSWORD or nothing.
+    """
+    configured: Any = dlt.secrets.get(f"destination.{name}.credentials")
+    if not configured:
+        return None
+    credentials = PostgresCredentials(configured)
+    if credentials.password or not (credentials.username and credentials.host and credentials.database):
+        return None
+    credentials.password = ""
+    credentials.resolve()
+    return credentials

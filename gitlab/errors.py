@@ -1,9 +1,13 @@
 """Errors of the GitLab source, and their translation into one line a person can act on."""
 
+import os
 from typing import Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
+import tomlkit
+import tomlkit.exceptions
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.providers.toml import TomlProviderReadException
 from dlt.common.schema.exceptions import DataValidationError
 from requests import ConnectionError as RequestsConnectionError
 from requests import HTTPError, Response, Timeout
@@ -63,6 +67,22 @@ def _config_message(error: ConfigFieldMissingException) -> str:
     return f"missing configuration {fields} for {error.spec_name}: set it in .dlt/secrets.toml or the environment"
 
 
+def _toml_message(error: TomlProviderReadException) -> str:
+    """Names the settings file dlt could not read (it only lists the paths it tried) and where it is broken."""
+    for path in error.full_paths:
+        try:
+            with open(path, encoding="utf-8") as settings:
+                tomlkit.parse(settings.read())
+        except OSError:
+            continue
+        except tomlkit.exceptions.ParseError as parse_error:
+            return (
+                f"cannot read {os.path.relpath(path)}: {parse_error}; fix the TOML there (in double quotes a"
+                " backslash starts an escape: write regexes in single quotes)"
+            )
+    return f"cannot read {error.file_name}: {_first_line(error)}"
+
+
 def describe_failure(exc: BaseException) -> str:
     """Finds the root cause of a failed run in `exc`'s chain and says it in one line."""
     for cause in _causes(exc):
@@ -72,6 +92,8 @@ def describe_failure(exc: BaseException) -> str:
             return _contract_message(cause)
         if isinstance(cause, ConfigFieldMissingException):
             return _config_message(cause)
+        if isinstance(cause, TomlProviderReadException):
+            return _toml_message(cause)
         if type(cause).__name__ == "OperationalError" and type(cause).__module__.startswith("psycopg2"):
             return f"cannot connect to the database: {_first_line(cause)}; check the destination credentials"
     for cause in _causes(exc):

@@ -21,6 +21,7 @@ class JobLogStats:
     """What `job_logs` did in one run, for the summary: counts, and every log it could not fetch."""
 
     requests: int = 0
+    queued: int = 0  # logs this run set out to fetch, for the progress line
     fetched: int = 0
     missing: int = 0
     retries: int = 0

@@ -3,7 +3,7 @@
 See https://docs.gitlab.com/api/groups/ and https://docs.gitlab.com/api/projects/
 """
 
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set
 from urllib.parse import quote
 
 from dlt.sources.helpers.rest_client import RESTClient
@@ -24,7 +24,8 @@ class GitLabScope:
     """Resolves the groups and projects of a run once, lazily, for the `groups` and `projects` tables.
 
     Lazy, so that building the source does no I/O (Airflow parses DAG files often); once, so that
-    `groups` and `projects` do not ask GitLab twice.
+    `groups` and `projects` do not ask GitLab twice. `before_first_request` runs once, while extracting,
+    before any request (the source checks there which GitLab the dataset holds).
     """
 
     def __init__(
@@ -34,12 +35,21 @@ class GitLabScope:
         project_paths: Sequence[str],
         include_subgroups: bool,
         include_archived: bool,
+        before_first_request: Callable[[], None] = lambda: None,
     ) -> None:
+        for kind, paths in (("group", group_paths), ("project", project_paths)):
+            for path in paths:
+                if not str(path).strip():
+                    raise GitLabSourceError(
+                        f"--{kind} {path!r} is empty: name each {kind} by its full path or id"
+                        f" (in .dlt/config.toml: {kind}s in [sources.gitlab])"
+                    )
         self.client = client
         self.group_paths = list(group_paths)
         self.project_paths = list(project_paths)
         self.include_subgroups = include_subgroups
         self.include_archived = include_archived
+        self.before_first_request = before_first_request
         self._groups: Optional[List[TDataItem]] = None
 
     def _get(self, path: str, what: str, **params: str) -> TDataItem:
@@ -55,6 +65,7 @@ class GitLabScope:
 
     def _resolve_groups(self) -> List[TDataItem]:
         if self._groups is None:
+            self.before_first_request()
             found: Dict[int, TDataItem] = {}
             for path in self.group_paths:
                 # GitLab embeds a group's projects unless told not to; they are listed apart, by keyset

@@ -1,5 +1,6 @@
 """Constants of the GitLab source: API defaults, page sizes, retry and concurrency settings."""
 
+SOURCE_NAME = "gitlab"  # of the dlt source: its schema, and its key in dlt state
 DEFAULT_BASE_URL = "https://gitlab.com"
 USER_AGENT = "gitlab-dlt"
 API_PREFIX = "/api/v4"
@@ -7,6 +8,8 @@ PER_PAGE = 100  # GitLab's maximum page size
 START_DATE = "2000-01-01T00:00:00.000Z"  # initial value of every incremental cursor
 DEFAULT_DATASET = "gitlab_data"
 PIPELINE_NAME = "gitlab_pipeline"
+DEMO_PIPELINE_NAME = "gitlab_demo"  # the demo never writes into a real load's dataset or state
+DEMO_DATASET = "gitlab_demo_data"  # not the DuckDB file's name, gitlab_demo: DuckDB could not tell them apart
 MAX_TABLE_NESTING = 1
 
 REQUEST_TIMEOUT_SECONDS = 60

@@ -2,8 +2,9 @@
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Mapping
 
+import dlt
 from requests import Response
 
 COMMIT_DATE_FIELDS = ("committed_date", "authored_date", "created_at")
@@ -41,3 +42,35 @@ def rename_parent_key(parent_field: str, column: str) -> Callable[[Dict[str, Any
         return row
 
     return _rename
+
+
+def _drop_nulls(row: Dict[str, Any], tables: Mapping[str, Any], table: str, prefix: str = "") -> None:
+    columns = tables.get(table, {}).get("columns", {})
+    for key in list(row):
+        value, column = row[key], f"{prefix}{key}"
+        if columns.get(column, {}).get("data_type") is not None:
+            continue
+        if value is None:
+            del row[key]
+        elif isinstance(value, dict):  # flattened into `<column>__<field>` columns
+            _drop_nulls(value, tables, table, f"{column}__")
+        elif isinstance(value, list):  # a child table, `<table>__<column>`
+            for item in value:
+                if isinstance(item, dict):
+                    _drop_nulls(item, tables, f"{table}__{column}")
+
+
+def drop_untyped_nulls(table: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """Makes a map step that leaves out null fields whose column has no type yet in the schema.
+
+    A null says nothing dlt can type, so dlt warns about every such column and creates none; GitLab
+    sends many (an issue's `milestone` object is null until one is set, and its columns come with the
+    first one). Columns the schema already types (from `schemas/import` or an earlier load) keep their
+    nulls; `drop_untyped_nulls` only spares the warning.
+    """
+
+    def _drop(row: Dict[str, Any]) -> Dict[str, Any]:
+        _drop_nulls(row, dlt.current.source_schema().tables, table)
+        return row
+
+    return _drop

@@ -85,3 +85,8 @@ def authenticate(token: str | None, channel: str | None) -> Principal | None:
     if principal is None or principal.token_type not in _ACCEPTED[channel]:
         return None
     return principal
+
+
+def user_id_of(token_name: str) -> int:
+    """The user a token of TOKENS acts as, e.g. "reporter"."""
+    return _PRINCIPALS[TOKENS[token_name]].user_id

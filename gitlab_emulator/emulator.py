@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Iterator
 
 from gitlab_emulator import drift, timetravel, truth
+from gitlab_emulator.auth import user_id_of
 from gitlab_emulator.clock import ManualClock
 from gitlab_emulator.faults import FaultInjector, Outage, RateLimiter
 from gitlab_emulator.leaks import PlantedSecret
@@ -90,6 +91,21 @@ class GitLabEmulator:
         """Adds `imported_from` and `runner_manager`, turns issue `weight` into a string, bumps a few rows."""
         with self._lock:
             drift.apply_schema_drift(self.world)
+
+    def revoke_project_access(self, token_name: str, project_path: str) -> None:
+        """Removes the user of `TOKENS[token_name]` from a private project: its tokens then get 404 there.
+
+        Truth stays the maintainer's view, so revoke from other tokens (e.g. "reporter") to keep it.
+        """
+        with self._lock:
+            self.world.project_by_path[project_path.lower()].hidden_from_user_ids.add(user_id_of(token_name))
+            self.world.touch()
+
+    def delete_pipeline(self, pipeline_id: int) -> None:
+        """Deletes a pipeline with its jobs, as a user can in GitLab; their URLs then answer 404."""
+        with self._lock:
+            self.world.remove_pipeline(self.world.pipelines[pipeline_id])
+            self.world.touch()
 
     # ----- scripted misbehaviour -----
 

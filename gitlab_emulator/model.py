@@ -50,7 +50,10 @@ class Group:
 
 @dataclass(slots=True)
 class Project:
-    """A project. `token_access_cap` caps the tokens' access: None hides it, GUEST restricts CI."""
+    """A project. `token_access_cap` caps the tokens' access: None hides it, GUEST restricts CI.
+
+    `hidden_from_user_ids`: users who are no members of this private project, so their tokens get 404 there.
+    """
 
     id: int
     name: str
@@ -71,6 +74,7 @@ class Project:
     forks_count: int = 0
     token_access_cap: int | None = OWNER
     shared_with_group_ids: list[int] = field(default_factory=list)
+    hidden_from_user_ids: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -499,6 +503,18 @@ class World:
             assert label.group_id is not None
             self.group_labels[label.group_id].append(label)
         return label
+
+    def remove_pipeline(self, pipeline: Pipeline) -> None:
+        """Deletes a pipeline with its jobs and their deployments, as GitLab's pipeline deletion does."""
+        for job in self.pipeline_jobs.pop(pipeline.id):
+            del self.jobs[job.id]
+            self.project_jobs[job.project_id].remove(job)
+            deployment = self.deployment_by_job.pop(job.id, None)
+            if deployment is not None:
+                del self.deployments[deployment.id]
+                self.project_deployments[deployment.project_id].remove(deployment)
+        del self.pipelines[pipeline.id]
+        self.project_pipelines[pipeline.project_id].remove(pipeline)
 
     def remove_label(self, label: Label) -> None:
         """Deletes a label."""

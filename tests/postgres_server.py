@@ -250,6 +250,19 @@ class PostgresServer:
         ).format(sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN"))
         self.execute(statement, (password,))
 
+    def trust_role(self, name: str) -> None:
+        """Let a role log in over TCP without a password, as trust or IAM auth (AlloyDB Auth Proxy) do.
+
+        Args:
+            name (str): Role name; only this role is trusted, every other still needs its password.
+        """
+        hba = os.path.join(self.data_dir, "pg_hba.conf")
+        with open(hba) as f:
+            rules = f.read()
+        with open(hba, "w") as f:
+            f.write(f'host all "{name}" {self.host}/32 trust\n' + rules)
+        self.execute("SELECT pg_reload_conf()")
+
     def create_database(self, name: str, owner: Optional[str] = None) -> None:
         """Create a database.
 

@@ -60,6 +60,24 @@ def test_missing_password_is_refused(
         psycopg2.connect(server.dsn("postgres", user=server.user, password=""))
 
 
+def test_a_trusted_role_logs_in_without_a_password_and_no_other_does(
+    server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", os.devnull)
+    server.create_role("trusted_loader", "unused")
+    server.trust_role("trusted_loader")
+    conn = psycopg2.connect(server.dsn("postgres", user="trusted_loader"))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_user")
+            assert cur.fetchone() == ("trusted_loader",)
+    finally:
+        conn.close()
+    with pytest.raises(psycopg2.OperationalError, match="no password supplied"):
+        psycopg2.connect(server.dsn("postgres", user=LOADER_ROLE, password=""))
+
+
 def test_dsn_quotes_credentials(server: PostgresServer) -> None:
     dsn = server.dsn(LOADER_DATABASE, user=LOADER_ROLE, password=LOADER_PASSWORD)
     assert dsn.startswith(f"postgresql://{LOADER_ROLE}:loader%20pass%3A%20%27quoted%27%20%40%2F%25")

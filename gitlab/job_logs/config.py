@@ -42,7 +42,7 @@ class JobLogsConfiguration(BaseConfiguration):
     trace_backoff_base_seconds: float = TRACE_BACKOFF_BASE_SECONDS
     """First backoff; it doubles per attempt (with jitter) up to TRACE_BACKOFF_CAP_SECONDS."""
     fingerprint_key: Optional[TSecretStrValue] = None
-    """HMAC key of the fingerprints. None: read from, or generated into, .dlt/secrets.toml."""
+    """HMAC key of the fingerprints, kept with the secrets; the CLI generates one into .dlt/secrets.toml."""
 
 
 @dataclass(frozen=True)

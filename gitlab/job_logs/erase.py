@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 ERASURES_TABLE = "job_erasures"
 DONE_OUTCOMES = ("erased", "already_erased", "gone")  # a job recorded with one of these is not listed again
+BLOCKED_OUTCOMES = ("forbidden", "not_visible")  # the token may not erase in the project: its other jobs are skipped
 NOT_ERASABLE = b"not erasable"
 
 
@@ -42,7 +43,7 @@ class EraseResult:
     """What GitLab answered to erasing one job."""
 
     job: LeakyJob
-    outcome: str  # "erased", "already_erased", "gone", "forbidden" or "failed"
+    outcome: str  # one of DONE_OUTCOMES, one of BLOCKED_OUTCOMES, or "failed"
     status: Optional[int]
     message: str
 
@@ -57,8 +58,8 @@ class EraseReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every listed job is erased (or nothing was asked), 1 when some were not."""
-        return 1 if any(result.outcome in ("forbidden", "failed") for result in self.results) else 0
+        """0 when every listed job is done (or nothing was asked), 1 when some are left for the next run."""
+        return 1 if any(result.outcome not in DONE_OUTCOMES for result in self.results) else 0
 
     def lines(self) -> List[str]:
         """What the CLI prints: one line per job, and one line per project the token may not erase in."""
@@ -85,16 +86,20 @@ class EraseReport:
                 )
             ]
         lines: List[str] = []
-        forbidden: Dict[int, List[EraseResult]] = {}
+        blocked: Dict[int, List[EraseResult]] = {}
         for result in self.results:
-            if result.outcome == "forbidden":
-                forbidden.setdefault(result.job.project_id, []).append(result)
+            if result.outcome in BLOCKED_OUTCOMES:
+                blocked.setdefault(result.job.project_id, []).append(result)
             else:
                 detail = f": {result.message}" if result.message else ""
-                lines.append(f"  {result.outcome.replace('_', ' ')}: job {result.job.job_id}"
-                             f" (project {result.job.project_id}){detail}")
-        for project, results in sorted(forbidden.items()):
-            lines.append(f"  {results[0].message}; {len(results)} job(s) of project {project} not erased")
+                lines.append(
+                    f"  {result.outcome.replace('_', ' ')}: job {result.job.job_id}"
+                    f" (project {result.job.project_id}){detail}"
+                )
+        for project, results in sorted(blocked.items()):
+            lines.append(
+                f"  {results[0].message}; {len(results)} job(s) of project {project} not erased, listed again next time"
+            )
         erased = sum(1 for result in self.results if result.outcome in DONE_OUTCOMES)
         return [f"Erased {erased} of {len(self.jobs)} job(s) with secret findings:", *lines]
 
@@ -143,6 +148,39 @@ def leaky_jobs(pipeline: Pipeline) -> List[LeakyJob]:
     ]
 
 
+def _missing_job(session: Session, credentials: GitLabCredentials, job: LeakyJob, path: str) -> EraseResult:
+    """After a 404 on a job: gone only if GitLab shows the token the project; otherwise it cannot see the project.
+
+    GitLab answers 404 alike for a job that no longer exists and for a project the token cannot see
+    (a private project its user is no member of); only the first is done.
+    """
+    try:
+        project = session.get(f"{credentials.api_url}/projects/{job.project_id}", headers=credentials.headers())
+    except RequestException as exc:
+        return EraseResult(
+            job,
+            "failed",
+            404,
+            f"cannot reach GitLab for GET /projects/{job.project_id} ({type(exc).__name__}); run again to retry",
+        )
+    if project.status_code == 200:
+        return EraseResult(job, "gone", 404, "GitLab has no such job any more")
+    if project.status_code == 404:
+        return EraseResult(
+            job,
+            "not_visible",
+            404,
+            f"GitLab answered 404 on POST {path}: the token cannot see project {job.project_id} (its user is no"
+            " member of it)",
+        )
+    return EraseResult(
+        job,
+        "failed",
+        404,
+        f"GitLab answered {project.status_code} on GET /projects/{job.project_id}; run again to retry",
+    )
+
+
 def _erase_one(session: Session, credentials: GitLabCredentials, job: LeakyJob) -> EraseResult:
     """POSTs the erase of one job and classifies GitLab's answer; a 401 ends the command."""
     path = f"/projects/{job.project_id}/jobs/{job.job_id}/erase"
@@ -162,12 +200,14 @@ def _erase_one(session: Session, credentials: GitLabCredentials, job: LeakyJob) 
         return EraseResult(job, "already_erased", status, "GitLab says it is not erasable (already erased)")
     if status == 403:
         return EraseResult(
-            job, "forbidden", status,
+            job,
+            "forbidden",
+            status,
             f"GitLab answered 403 Forbidden on POST {path}: the token may not erase jobs in project"
             f" {job.project_id} (it needs the Maintainer role and the api scope)",
         )
     if status == 404:
-        return EraseResult(job, "gone", status, "GitLab has no such job any more")
+        return _missing_job(session, credentials, job, path)
     return EraseResult(job, "failed", status, f"GitLab answered {status} on POST {path}; run again to retry")
 
 
@@ -201,20 +241,22 @@ def _record(pipeline: Pipeline, results: List[EraseResult]) -> None:
 
 def erase_leaky_jobs(
     pipeline: Pipeline,
-    credentials: GitLabCredentials,
+    credentials: Optional[GitLabCredentials] = None,
     yes: bool = False,
 ) -> EraseReport:
     """Lists the jobs with secret findings and, with `yes`, erases each one's log and artifacts.
 
-    A dry run (the default) only reads the destination. With `yes`, each job is erased through
-    `POST /projects/:id/jobs/:job_id/erase`; after a 403 (the token may not erase there) the rest of
-    that project's jobs are skipped. Every outcome is loaded into `job_erasures`, and jobs recorded
-    as erased are not listed again, so a second run does nothing.
+    A dry run (the default) only reads the destination and needs no credentials. With `yes`, each job
+    is erased through `POST /projects/:id/jobs/:job_id/erase`. A job is done when GitLab erased it, says
+    it is not erasable (erased before), or no longer has it in a project the token can see; after a
+    403 (the token may not erase there) or a 404 on the project (the token cannot see it) the rest of
+    that project's jobs are skipped and stay listed for a token that may. Every outcome is loaded into
+    `job_erasures`, and jobs recorded as done are not listed again, so a second run does nothing.
 
     Args:
         pipeline (Pipeline): The pipeline whose destination holds `secret_findings`.
-        credentials (GitLabCredentials): The GitLab, and a token with the api scope of a user who may
-            erase the jobs.
+        credentials (GitLabCredentials, optional): Needed with `yes`: the GitLab the findings came from,
+            and a token with the api scope of a user who may erase the jobs.
         yes (bool): Erase for real. Defaults to False (dry run).
 
     Returns:
@@ -224,16 +266,19 @@ def erase_leaky_jobs(
     report = EraseReport(jobs, dry_run=not yes)
     if not yes or not jobs:
         return report
+    if credentials is None:
+        raise ValueError("erasing needs the credentials of the GitLab the findings came from")
     http = make_session(GitLabRunStats())
-    forbidden: Dict[int, EraseResult] = {}
+    blocked: Dict[int, EraseResult] = {}
     try:
         for job in jobs:
-            if job.project_id in forbidden:
-                report.results.append(EraseResult(job, "forbidden", 403, forbidden[job.project_id].message))
+            if job.project_id in blocked:
+                first = blocked[job.project_id]
+                report.results.append(EraseResult(job, first.outcome, first.status, first.message))
                 continue
             result = _erase_one(http, credentials, job)
-            if result.outcome == "forbidden":
-                forbidden[job.project_id] = result
+            if result.outcome in BLOCKED_OUTCOMES:
+                blocked[job.project_id] = result
             report.results.append(result)
     finally:
         if report.results:

@@ -15,7 +15,7 @@ import dlt
 from gitlab.credentials import GitLabCredentials
 from gitlab.errors import GitLabSourceError
 from gitlab.job_logs.config import JobLogsConfiguration, JobLogSettings, resolve_settings
-from gitlab.job_logs.fingerprints import Fingerprinter, load_or_create_fingerprint_key
+from gitlab.job_logs.fingerprints import Fingerprinter
 from gitlab.job_logs.reader import TraceReader
 from gitlab.job_logs.retry import GitLabRequestGate
 from gitlab.job_logs.rows import (
@@ -118,6 +118,8 @@ class GitLabTraceFetcher:
         runs on dlt's extract loop.
         """
         page: List[TJob] = jobs if isinstance(jobs, list) else [jobs]
+        if self._fingerprinter is None:  # a missing key fails the run at its first jobs, with work or without
+            self._fingerprinter = Fingerprinter(self.config.fingerprint_key or "")
         state = self._run_state()
         wanted: Dict[int, TJob] = {entry["id"]: entry for entry in state.take_pending()}
         for job in page:
@@ -129,10 +131,7 @@ class GitLabTraceFetcher:
                 wanted[job["id"]] = job
         if not wanted:
             return None
-        if self._fingerprinter is None:
-            self._fingerprinter = Fingerprinter(
-                self.config.fingerprint_key or load_or_create_fingerprint_key(dlt.current.run_context().settings_dir)
-            )
+        self.stats.queued += len(wanted)
         return self._page_rows(list(wanted.values()), state, self._fingerprinter)
 
     def _run_state(self) -> LogState:

@@ -2,7 +2,6 @@
 
 import hashlib
 import hmac
-import logging
 import os
 import secrets
 
@@ -11,8 +10,6 @@ import tomlkit.exceptions
 
 from gitlab.errors import GitLabSourceError
 from gitlab.settings import FINGERPRINT_KEY_BYTES
-
-logger = logging.getLogger(__name__)
 
 FINGERPRINT_KEY_NAME = "fingerprint_key"
 FINGERPRINT_HEX_CHARS = 32  # 128 bits of HMAC-SHA256
@@ -27,7 +24,12 @@ class Fingerprinter:
 
     def __init__(self, key: str) -> None:
         if not key:
-            raise GitLabSourceError("the fingerprint key is empty: set sources.gitlab.fingerprint_key")
+            raise GitLabSourceError(
+                "no sources.gitlab.fingerprint_key to fingerprint the secrets found in job logs: put a long random"
+                " string there, with your other secrets; on Airflow in the dlt_secrets_toml Variable under"
+                " [sources.gitlab] (Composer: the Secret Manager secret airflow-variables-dlt_secrets_toml),"
+                " elsewhere in .dlt/secrets.toml or SOURCES__GITLAB__FINGERPRINT_KEY"
+            )
         self._key = key.encode("utf-8")
 
     def fingerprint(self, value: str) -> str:
@@ -42,28 +44,27 @@ class Fingerprinter:
         return "Fingerprinter(key='*****')"
 
 
-def load_or_create_fingerprint_key(settings_dir: str) -> str:
-    """The fingerprint key saved in `<settings_dir>/secrets.toml`, generated and saved there when absent.
+def save_new_fingerprint_key(settings_dir: str) -> str:
+    """Generates a fingerprint key and saves it in `<settings_dir>/secrets.toml`, the CLI's project secrets.
 
     The key lives with the other dlt secrets, where the next run finds it as `sources.gitlab.fingerprint_key`,
     and never in dlt state: state is loaded into the destination, next to the fingerprints it would unlock.
+    Only the CLI calls this: where code is deployed (Airflow's dags folder) a key must come from the secrets.
 
     Args:
-        settings_dir (str): dlt's settings folder, `.dlt` of the project (dlt.current.run_context()).
+        settings_dir (str): The project's `.dlt` folder (dlt.current.run_context().settings_dir).
 
     Returns:
-        str: The key.
+        str: The new key.
     """
     path = os.path.join(settings_dir, "secrets.toml")
+    key = secrets.token_urlsafe(FINGERPRINT_KEY_BYTES)
     try:
         document = tomlkit.document()
         if os.path.exists(path):
             with open(path, encoding="utf-8") as existing:
                 document = tomlkit.parse(existing.read())
         section = document.setdefault("sources", tomlkit.table()).setdefault("gitlab", tomlkit.table())
-        if section.get(FINGERPRINT_KEY_NAME):
-            return str(section[FINGERPRINT_KEY_NAME])
-        key = secrets.token_urlsafe(FINGERPRINT_KEY_BYTES)
         section[FINGERPRINT_KEY_NAME] = key
         os.makedirs(settings_dir, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -74,9 +75,4 @@ def load_or_create_fingerprint_key(settings_dir: str) -> str:
             f"cannot keep a generated fingerprint key in {path} ({type(exc).__name__}): set"
             " sources.gitlab.fingerprint_key (or SOURCES__GITLAB__FINGERPRINT_KEY) to a long random string"
         ) from None
-    logger.warning(
-        "generated sources.gitlab.fingerprint_key and saved it in %s; keep it with your other secrets"
-        " (in CI: SOURCES__GITLAB__FINGERPRINT_KEY), or later fingerprints will not match earlier ones",
-        path,
-    )
     return key

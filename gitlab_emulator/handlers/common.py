@@ -48,7 +48,7 @@ class Reply:
 
 def access_level(ctx: Ctx, project: Project) -> int | None:
     """The token's effective access level on a project, or None when it cannot see it."""
-    if project.token_access_cap is None:
+    if project.token_access_cap is None or ctx.principal.user_id in project.hidden_from_user_ids:
         return None
     return min(ctx.principal.access_level, project.token_access_cap)
 

@@ -6,6 +6,8 @@ and `dag.test()` runs every task in one process: into DuckDB, and into AlloyDB's
 destination under `[destination.alloydb]`, the DAG's default) on a real PostgreSQL server.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -18,7 +20,7 @@ import pytest
 
 from gitlab.settings import START_DATE
 from gitlab_emulator import TOKENS
-from tests.utils import DATASET, REPO, LeakSearch, Workspace, assert_load_equals_truth
+from tests.utils import DATASET, REPO, LeakSearch, Workspace, assert_load_equals_truth, requested_ids
 
 MAKE_VENV = REPO / "tools" / "airflow" / "make_venv.sh"
 DRIVER = Path(__file__).resolve().with_name("dag_driver.py")
@@ -32,6 +34,7 @@ DESTINATIONS = ["duckdb", "alloydb"]  # alloydb: dlt's postgres destination unde
 # What docs/composer.md uploads into the bucket's dags/ folder, relative to the repo
 COMPOSER_UPLOADS = ("dags/gitlab_dag.py", "dags/.airflowignore", "dags/.dlt", "gitlab", "rest_api", "schemas/import")
 SCOPE_TASK = "gitlab_pipeline.gitlab_groups-projects-group_members-project_members"
+FINGERPRINT_KEY = "dags-test-fingerprint-key-from-the-secrets-backend"
 PIPELINE_NAMES = {
     "gitlab_pipeline",
     "gitlab_pipeline_ci",
@@ -97,7 +100,7 @@ class AirflowHome:
             "AIRFLOW__SECRETS__BACKEND": "recording_secrets.RecordingSecretsBackend",
             # the secrets arrive as an Airflow Variable, which dlt's Airflow provider reads
             "AIRFLOW_VAR_DLT_SECRETS_TOML": (
-                f'[sources.gitlab]\naccess_token = "{token}"\n\n'
+                f'[sources.gitlab]\naccess_token = "{token}"\nfingerprint_key = "{FINGERPRINT_KEY}"\n\n'
                 f'[destination.{destination}]\ncredentials = "{credentials}"\n'
             ),
             "SOURCES__GITLAB__GROUPS": '["acme"]',
@@ -106,17 +109,19 @@ class AirflowHome:
             "TMPDIR": str(root / "tmp"),  # the helper's per-task dlt data folders
         }
 
-    def run_dag(self, logical_date: str, *flags: str, unset: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    def run_dag(self, logical_date: str, *flags: str, unset: Tuple[str, ...] = (),
+                command_prefix: Tuple[str, ...] = ()) -> Dict[str, Any]:
         """Parses the dags folder and runs the DAG once with `dag.test()`; returns the driver's report.
 
         Args:
             logical_date (str): ISO date of the DAG run.
             *flags (str): Driver flags, e.g. `--parse-only`.
             unset (Tuple[str, ...]): Environment variables to leave out for this run.
+            command_prefix (Tuple[str, ...]): Runs the driver through this command, e.g. `read_only_dags(...)`.
         """
         report_path = self.root / f"report-{logical_date[:10]}{''.join(flags)}.json"
         proc = subprocess.run(
-            [str(self.python), str(DRIVER), DAG_ID, logical_date, str(report_path), *flags],
+            [*command_prefix, str(self.python), str(DRIVER), DAG_ID, logical_date, str(report_path), *flags],
             env={k: v for k, v in self.env.items() if k not in unset},
             cwd=self.root,
             capture_output=True,
@@ -133,10 +138,6 @@ def assert_run_succeeded(report: Dict[str, Any]) -> None:
     assert report["import_errors"] == {}, report["import_errors"]
     failed = {task: state for task, state in report["task_states"].items() if state != "success"}
     assert report["state"] == "success" and not failed, f"{failed}\n{report['log'][-6000:]}"
-
-
-def _requested_ids(emulator, pattern: str) -> set:
-    return {tuple(int(g) for g in m.groups()) for r in emulator.requests if (m := re.fullmatch(pattern, r.path))}
 
 
 @pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 2 * DAG_RUN_TIMEOUT_SECONDS)  # the first use builds the venv
@@ -180,11 +181,11 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
     assert commit_cursors - {START_DATE}, commit_cursors
     changed_pipelines = {(p,) for p in emulator.changed_since("pipelines", before)}
     assert changed_pipelines
-    assert _requested_ids(emulator, r"/api/v4/projects/\d+/pipelines/(\d+)/jobs") == changed_pipelines
+    assert requested_ids(emulator, r"/api/v4/projects/\d+/pipelines/(\d+)/jobs") == changed_pipelines
     for table in ("issues", "merge_requests"):
         changed = emulator.changed_since(table, before)
         assert changed
-        assert _requested_ids(emulator, rf"/api/v4/projects/(\d+)/{table}/(\d+)/notes") == changed, table
+        assert requested_ids(emulator, rf"/api/v4/projects/(\d+)/{table}/(\d+)/notes") == changed, table
 
     # the token went to GitLab only: not into the task logs, Airflow's database, dlt's folders or the data
     logs = {"first run's log": first["log"], "second run's log": second["log"]}
@@ -197,3 +198,48 @@ def test_dag_without_the_secret_does_not_import_and_says_what_to_set(airflow_pyt
     parsed = home.run_dag("2024-06-01T00:00:00+00:00", "--parse-only", unset=("AIRFLOW_VAR_DLT_SECRETS_TOML",))
     assert [Path(path).name for path in parsed["import_errors"]] == ["gitlab_dag.py"], parsed["import_errors"]
     assert "no GitLab token: set sources.gitlab.access_token" in next(iter(parsed["import_errors"].values()))
+
+
+def read_only_dags(dags: Path) -> Tuple[str, ...]:
+    """A command prefix under which `dags` is read-only even for root, as a deployed DAG bucket is for the DAG.
+
+    As root (CI), a private mount namespace remounts the folder read-only; otherwise its files lose write permission.
+    """
+    if os.geteuid() == 0:
+        return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', str(dags))
+    for path in (dags, *dags.rglob("*")):
+        path.chmod(path.stat().st_mode & ~0o222)
+    return ()
+
+
+@pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 2 * DAG_RUN_TIMEOUT_SECONDS)
+def test_the_fingerprint_key_comes_from_the_secrets_backend_and_nothing_is_written_into_the_dags_folder(
+    airflow_python, emulator, tmp_path
+):
+    home = AirflowHome(tmp_path, airflow_python, emulator.base_url, TOKENS["maintainer"])
+    dags = Path(home.env["AIRFLOW__CORE__DAGS_FOLDER"])
+    deployed = {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()}
+    secrets_toml = home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"]
+    without_key = secrets_toml.replace(f'fingerprint_key = "{FINGERPRINT_KEY}"\n', "")
+    assert FINGERPRINT_KEY in secrets_toml and FINGERPRINT_KEY not in without_key
+    read_only = read_only_dags(dags)
+
+    loaded = home.run_dag("2024-06-01T00:00:00+00:00", command_prefix=read_only)
+    assert_run_succeeded(loaded)
+    planted = {(s.job_id, hmac.new(FINGERPRINT_KEY.encode(), s.value.encode(), hashlib.sha256).hexdigest()[:32])
+               for s in emulator.planted_secrets}
+    found = set(home.loaded.query(f"select job_id, fingerprint from {DATASET}.secret_findings"))
+    assert found and found <= planted  # fingerprinted with the key from the secrets backend
+
+    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = without_key  # and there are new logs to fingerprint
+    emulator.advance(hours=24)
+    failed = home.run_dag("2024-06-02T00:00:00+00:00", command_prefix=read_only)
+    job_log_tasks = {task for task in failed["task_states"] if "jobs" in task}
+    assert job_log_tasks and all(failed["task_states"][task] == "failed" for task in job_log_tasks), failed["task_states"]
+    assert all(state == "success" for task, state in failed["task_states"].items() if task not in job_log_tasks)
+    reasons = {line.strip() for line in failed["log"].splitlines() if "fingerprint_key" in line and "Error" in line}
+    assert reasons and all("dlt_secrets_toml" in line for line in reasons), reasons
+
+    assert {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()} == deployed
+    assert FINGERPRINT_KEY not in loaded["log"] + failed["log"]

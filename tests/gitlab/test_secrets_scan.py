@@ -11,7 +11,7 @@ from dlt.common.configuration.providers import SecretsTomlProvider
 
 from gitlab.errors import GitLabSourceError
 from gitlab.job_logs.detectors import build_detectors
-from gitlab.job_logs.fingerprints import Fingerprinter, load_or_create_fingerprint_key
+from gitlab.job_logs.fingerprints import Fingerprinter, save_new_fingerprint_key
 from gitlab.job_logs.redaction import preview, strip_ansi
 from gitlab.job_logs.scanner import GitLabSecretScanner
 from gitlab_emulator import GitLabEmulator, seed_world
@@ -212,24 +212,29 @@ def test_findings_equal_the_planted_secrets_of_a_bigger_world_whatever_the_block
                 assert secret.value not in raw and secret.value not in plain
 
 
-def test_the_generated_key_is_kept_in_secrets_toml_where_dlt_finds_it(tmp_path, caplog):
+def test_the_generated_key_is_kept_in_secrets_toml_where_dlt_finds_it(tmp_path):
     settings = tmp_path / ".dlt"
     settings.mkdir()
     (settings / "secrets.toml").write_text('[sources.gitlab]\naccess_token = "glpat-keep-me"\n')
-    key = load_or_create_fingerprint_key(str(settings))
-    assert len(key) >= 40 and load_or_create_fingerprint_key(str(settings)) == key
+    key = save_new_fingerprint_key(str(settings))
+    assert len(key) >= 40
     text = (settings / "secrets.toml").read_text()
     assert 'access_token = "glpat-keep-me"' in text and key in text
     provider = SecretsTomlProvider(str(settings))
     assert provider.get_value("fingerprint_key", str, None, "sources", "gitlab")[0] == key
-    assert key not in caplog.text and "fingerprint_key" in caplog.text
+
+
+def test_without_a_key_the_fingerprinter_says_where_to_put_one():
+    with pytest.raises(GitLabSourceError, match="sources.gitlab.fingerprint_key") as raised:
+        Fingerprinter("")
+    assert "dlt_secrets_toml" in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_a_new_secrets_file_is_private_and_an_unwritable_folder_says_what_to_set(tmp_path):
     fresh = tmp_path / "fresh" / ".dlt"
-    load_or_create_fingerprint_key(str(fresh))
+    save_new_fingerprint_key(str(fresh))
     assert stat.S_IMODE(os.stat(fresh / "secrets.toml").st_mode) == 0o600
     blocked = tmp_path / "blocked"
     blocked.write_text("a file, not a folder")
     with pytest.raises(GitLabSourceError, match="SOURCES__GITLAB__FINGERPRINT_KEY"):
-        load_or_create_fingerprint_key(str(blocked))
+        save_new_fingerprint_key(str(blocked))

@@ -107,3 +107,40 @@ def test_erase_semantics(emulator: GitLabEmulator, session_for) -> None:
     running = next(j for j in emu.world.project_jobs[api_id] if j.status == "running")
     assert maintainer.post(f"{url.rsplit('/', 1)[0]}/{running.id}/erase").status_code == 403
     assert maintainer.get(f"{url}/erase").status_code == 405
+
+
+def test_a_revoked_token_gets_404_on_the_project_while_others_still_see_it(fresh_emulator: GitLabEmulator,
+                                                                        session_for) -> None:
+    emu = fresh_emulator
+    project = emu.world.project_by_path["acme/platform/api"]
+    job = next(j for j in emu.world.project_jobs[project.id] if j.status == "success")
+    project_url = f"{emu.base_url}/api/v4/projects/{project.id}"
+    maintainer, reporter = session_for("maintainer"), session_for("reporter")
+    emu.revoke_project_access("reporter", "acme/platform/api")
+
+    for method, path in (("GET", ""), ("GET", f"/jobs/{job.id}/trace"), ("POST", f"/jobs/{job.id}/erase")):
+        answer = reporter.request(method, project_url + path)
+        assert answer.status_code == 404 and answer.json() == {"message": "404 Project Not Found"}, path
+    listed = reporter.get(f"{emu.base_url}/api/v4/groups/acme%2Fplatform/projects").json()
+    assert project.id not in {p["id"] for p in listed} and listed
+    assert maintainer.get(project_url).status_code == 200
+    assert (project.id,) in emu.truth("projects")
+    assert emu.erased_job_ids == set()
+
+
+def test_a_deleted_pipelines_jobs_answer_404_in_a_visible_project(fresh_emulator: GitLabEmulator,
+                                                                 api: requests.Session) -> None:
+    emu = fresh_emulator
+    project = emu.world.project_by_path["acme/platform/api"]
+    pipeline = next(p for p in emu.world.project_pipelines[project.id]
+                    if any(emu.world.deployment_by_job.get(j.id) for j in emu.world.pipeline_jobs[p.id]))
+    jobs = [j.id for j in emu.world.pipeline_jobs[pipeline.id]]
+    project_url = f"{emu.base_url}/api/v4/projects/{project.id}"
+    emu.delete_pipeline(pipeline.id)
+
+    assert api.get(project_url).status_code == 200
+    assert api.post(f"{project_url}/jobs/{jobs[0]}/erase").status_code == 404
+    assert api.get(f"{project_url}/jobs/{jobs[0]}/trace").status_code == 404
+    assert not {(job,) for job in jobs} & emu.truth("jobs") and (pipeline.id,) not in emu.truth("pipelines")
+    listed = api.get(f"{project_url}/deployments", params={"per_page": 100}).json()
+    assert listed and not {d["deployable"]["id"] for d in listed} & set(jobs)
