@@ -82,12 +82,16 @@ def _resource_variant(args: argparse.Namespace) -> Dict[str, Any]:
     """Iterates `job_logs` over the jobs listed in `--jobs-file`, read lazily so memory stays the resource's."""
     import dlt
 
-    from gitlab.job_logs import JobLogsConfiguration, JobLogStats, job_logs
+    from gitlab.credentials import gitlab_credentials
+    from gitlab.job_logs import job_logs
+    from gitlab.job_logs.config import JobLogsConfiguration
+    from gitlab.run_stats import JobLogStats
 
     stats = JobLogStats()
     config = JobLogsConfiguration(trace_concurrency=args.concurrency, fingerprint_key=KEY)
+    credentials = gitlab_credentials(access_token=_token(), base_url=args.url)
     jobs = dlt.resource(_read_jobs(args.jobs_file, args.page_size), name="jobs")
-    resource = job_logs(jobs, f"{args.url}/api/v4", _token(), config=config, stats=stats)
+    resource = job_logs(jobs, credentials, config=config, stats=stats)
     started = time.perf_counter()
     for _ in resource:
         pass
@@ -128,19 +132,16 @@ def _reset_peak_rss() -> None:
 
 def _pipeline_variant(args: argparse.Namespace) -> Dict[str, Any]:
     """Runs the source (every table, or every table but logs) as the CLI would, one step at a time."""
-    # configured through the environment, so that the variant does not depend on the source's signature
-    os.environ.update({
-        "GITLAB_TOKEN": _token(), "SOURCES__GITLAB__BASE_URL": args.url,
-        "SOURCES__GITLAB__CREDENTIALS__BASE_URL": args.url, "SOURCES__GITLAB__GROUPS": json.dumps([GROUP]),
-        "SOURCES__GITLAB__TRACE_CONCURRENCY": str(args.concurrency), "SOURCES__GITLAB__FINGERPRINT_KEY": KEY,
-    })
+    os.environ.update({"SOURCES__GITLAB__TRACE_CONCURRENCY": str(args.concurrency),
+                       "SOURCES__GITLAB__FINGERPRINT_KEY": KEY})
     import dlt
     from dlt.common.schema.utils import get_write_disposition
 
     from gitlab import gitlab_source
+    from gitlab.credentials import gitlab_credentials
 
     started = time.perf_counter()
-    source = gitlab_source()
+    source = gitlab_source(credentials=gitlab_credentials(access_token=_token(), base_url=args.url), groups=[GROUP])
     if args.no_logs:
         source = source.with_resources(*(name for name in source.selected_resources if name not in LOG_TABLES))
     workdir = Path(args.workdir)
