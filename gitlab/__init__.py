@@ -11,9 +11,10 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from gitlab.credentials import GitLabCredentials, gitlab_credentials
-from gitlab.cursors import CURSORS_RESOURCE, project_cursors
+from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, project_cursors
 from gitlab.errors import GitLabSourceError
 from gitlab.http import make_session
+from gitlab.job_listing import GitLabJobLister
 from gitlab.job_logs import job_logs
 from gitlab.resources import declared_resources
 from gitlab.run_stats import GitLabRunStats
@@ -76,8 +77,9 @@ def gitlab_source(
     auth = GitLabTokenAuth(connection.access_token, connection.token_type)
     session = make_session(stats)
     url = connection.api_url
+    client = RESTClient(base_url=url, auth=auth, paginator=GitLabLinkPaginator(), session=session)
     scope = GitLabScope(
-        RESTClient(base_url=url, auth=auth, paginator=GitLabLinkPaginator(), session=session),
+        client,
         groups,
         projects,
         include_subgroups,
@@ -87,6 +89,7 @@ def gitlab_source(
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
     projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
+    pipelines_filter = CursorFilter("pipelines")
     config: RESTAPIConfig = {
         "client": {"base_url": url, "auth": auth, "paginator": GITLAB_LINK_PAGINATOR, "session": session},
         "resource_defaults": {
@@ -96,9 +99,15 @@ def gitlab_source(
             dlt.resource(_deferred(scope.groups), **hints("groups")),
             projects_resource,
             dlt.transformer(project_cursors(start_date), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False),
-            *declared_resources(denied_actions),
+            *declared_resources(denied_actions, pipelines_filter),
         ],
     }
     resources = rest_api_resources(config)
-    jobs = next(resource for resource in resources if resource.name == "jobs")
-    return [*resources, job_logs(jobs, connection, stats=stats.job_logs)]
+    lister = GitLabJobLister(client, pipelines_filter, start_date, stats.record_denied)
+
+    def _jobs(pipelines: List[TDataItem]) -> Iterator[List[TDataItem]]:  # dlt needs a function, not a method
+        yield from lister.jobs_of_pipelines(pipelines)
+
+    pipelines = next(resource for resource in resources if resource.name == "pipelines")
+    jobs = dlt.transformer(_jobs, data_from=pipelines, parallelized=True, **hints("jobs"))
+    return [*resources, jobs, job_logs(jobs, connection, stats=stats.job_logs)]

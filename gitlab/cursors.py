@@ -58,6 +58,10 @@ class CursorFilter:
         self.project_key = project_key
         self._loaded_at_start: Dict[str, Dict[str, Any]] = {}
 
+    def first_load(self, project: Any) -> bool:
+        """True when the project had no cursor when this run first saw its rows: the table's first load of it."""
+        return self._loaded_at_start.get(str(project)) == {}
+
     def __call__(self, row: TDataItem) -> bool:
         project = str(row[self.project_key])
         cursors = _cursors(self.table)

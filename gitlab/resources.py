@@ -43,6 +43,7 @@ def incremental_resource(
     path: str,
     params: Optional[Dict[str, Any]] = None,
     rows_have_project_id: bool = True,
+    cursor_filter: Optional[CursorFilter] = None,
     **endpoint: Any,
 ) -> EndpointResource:
     """A merged resource under `project_cursors` that resumes at each project's own cursor.
@@ -52,6 +53,7 @@ def incremental_resource(
         path (str): Endpoint path below `/projects/:id`.
         params (dict, optional): Further query parameters.
         rows_have_project_id (bool): False when GitLab's rows lack `project_id`, which is then added.
+        cursor_filter (CursorFilter, optional): The table's filter step, when others ask it about the run.
         **endpoint: Further endpoint settings, e.g. `response_actions`.
 
     Returns:
@@ -63,7 +65,7 @@ def incremental_resource(
     if not rows_have_project_id:
         from_parent["include_from_parent"] = ["id"]
         steps.append({"map": rename_parent_key(f"_{CURSORS_RESOURCE}_id", "project_id")})
-    steps.append({"filter": CursorFilter(table)})
+    steps.append({"filter": cursor_filter or CursorFilter(table)})
     params = {cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})}
     return resource(
         table, f"{CURSOR_PROJECT}/{path}", endpoint={"params": params, **endpoint}, processing_steps=steps, **from_parent
@@ -83,16 +85,10 @@ def member_resources() -> List[EndpointResource]:
     ]
 
 
-def ci_resources() -> List[EndpointResource]:
-    """`pipelines` (by `updated_after`), their `jobs` (retried too), `environments`, `deployments`."""
+def ci_resources(pipelines_filter: CursorFilter) -> List[EndpointResource]:
+    """`pipelines` (by `updated_after`), `environments`, `deployments`; `jobs` are in `gitlab.job_listing`."""
     return [
-        incremental_resource("pipelines", "pipelines", NEWEST_LAST),
-        resource(
-            "jobs",
-            "/projects/{resources.pipelines.project_id}/pipelines/{resources.pipelines.id}/jobs",
-            endpoint={"params": {"include_retried": "true"}},
-            **PER_PARENT,
-        ),
+        incremental_resource("pipelines", "pipelines", NEWEST_LAST, cursor_filter=pipelines_filter),
         project_list("environments", "environments"),
         incremental_resource("deployments", "deployments", NEWEST_LAST, rows_have_project_id=False),
     ]
@@ -136,11 +132,13 @@ def repository_resources(denied_actions: List[TResponseAction]) -> List[Endpoint
     ]
 
 
-def declared_resources(denied_actions: List[TResponseAction]) -> List[EndpointResource]:
+def declared_resources(
+    denied_actions: List[TResponseAction], pipelines_filter: CursorFilter
+) -> List[EndpointResource]:
     """All declarative resources, children of `groups`, `projects` and `project_cursors`."""
     return [
         *member_resources(),
-        *ci_resources(),
+        *ci_resources(pipelines_filter),
         *issue_resources(),
         *merge_request_resources(),
         *repository_resources(denied_actions),
