@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+STARTED = time.perf_counter()  # a variant's start-up (its imports) is counted from here
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +50,8 @@ LOG_TABLES = ("job_logs",)  # the resource that fetches logs (it also loads job_
 JOB_LISTING_ROUTES = ("GET /projects/:id/jobs", "GET /projects/:id/pipelines/:pipeline_id/jobs")
 TRACE_ROUTE = "GET /projects/:id/jobs/:job_id/trace"
 STEPS = ("extract", "normalize", "load")
+
+CANDIDATE_MEMORY_LIMIT = "256MB"
 
 TARGET_SPEEDUP = 30  # whole pipeline over python-gitlab, sequential, per log
 TARGET_MOONSHOT = 1.2  # whole pipeline ÷ resource alone, in seconds
@@ -145,13 +149,19 @@ def _pipeline_variant(args: argparse.Namespace) -> Dict[str, Any]:
     if args.no_logs:
         source = source.with_resources(*(name for name in source.selected_resources if name not in LOG_TABLES))
     workdir = Path(args.workdir)
+    candidates: Dict[str, Any] = {}
+    if args.parquet:
+        candidates["preferred_loader_file_format"] = "parquet"
+    if args.memory_limit:
+        candidates["credentials"] = {"database": str(workdir / "benchmark.duckdb"),
+                                     "global_config": {"memory_limit": args.memory_limit}}
     destination = (dlt.destinations.postgres(credentials=args.dsn) if args.dsn
-                   else dlt.destinations.duckdb(str(workdir / "benchmark.duckdb")))
+                   else dlt.destinations.duckdb(**{"credentials": str(workdir / "benchmark.duckdb"), **candidates}))
     pipeline = dlt.pipeline(
         "benchmark_pipeline", destination=destination, dataset_name="gitlab_data",
         pipelines_dir=str(workdir / "pipelines"), import_schema_path=str(REPO / "schemas" / "import"),
     )
-    seconds: Dict[str, float] = {}
+    seconds: Dict[str, float] = {"startup": started - STARTED}
     peaks: Dict[str, float] = {}
     normalize_info = None
     for step in STEPS:
@@ -350,7 +360,7 @@ def _rss(result: Dict[str, Any]) -> str:
 
 
 def _steps(result: Dict[str, Any]) -> str:
-    return " / ".join(f"{result['steps'][step]:.1f}" for step in STEPS) if "steps" in result else ""
+    return " / ".join(f"{result['steps'][step]:.1f}" for step in ("startup", *STEPS)) if "steps" in result else ""
 
 
 def _results_table(raw: Dict[str, Dict[str, Any]], baseline_rate: float) -> str:
@@ -365,7 +375,7 @@ def _results_table(raw: Dict[str, Dict[str, Any]], baseline_rate: float) -> str:
             _rss(result), f"{result['cpu_s']:.1f}", f"{result['emulator_cpu_s']:.1f}",
             f"{sum(result['routes'].values()):,}",
         ])
-    return _markdown(["variant", "perf jobs", "logs", "seconds", "process s", "extract / normalize / load s",
+    return _markdown(["variant", "perf jobs", "logs", "seconds", "process s", "start-up / extract / normalize / load s",
                       "logs/s", "vs python-gitlab", "peak RSS MB (per step)", "client CPU s", "emulator CPU s",
                       "requests"], rows)
 
@@ -436,6 +446,8 @@ def main() -> int:
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     parser.add_argument("--no-logs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--parquet", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-limit", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="1000,20000", help="perf-world jobs per run, comma-separated"
                         " (default 1000,20000)")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="latency the emulator adds (default 50)")
@@ -446,6 +458,10 @@ def main() -> int:
     parser.add_argument("--no-airbyte", action="store_true", help="skip Airbyte's source-gitlab")
     parser.add_argument("--airbyte-venv", type=Path, default=AIRBYTE_VENV, help=f"default {AIRBYTE_VENV}")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL runs")
+    parser.add_argument("--airbyte-sizes", help="sizes Airbyte runs at, comma-separated (default: the first;"
+                        " its per-pipeline job listing takes minutes at 20,000)")
+    parser.add_argument("--no-candidates", action="store_true", help="skip the candidate DuckDB settings"
+                        f" (Parquet load files; memory_limit = {CANDIDATE_MEMORY_LIMIT})")
     args = parser.parse_args()
     variants = {"resource": _resource_variant, "pipeline": _pipeline_variant, "raw": _raw_variant}
     if args.variant:
@@ -454,6 +470,7 @@ def main() -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     sizes = [int(size) for size in args.sizes.split(",")]
+    airbyte_sizes = [int(size) for size in args.airbyte_sizes.split(",")] if args.airbyte_sizes else sizes[:1]
     airbyte = None if args.no_airbyte else _airbyte_venv(args.airbyte_venv)
     print(f"Machine: {_machine()}", flush=True)
     raw: Dict[str, Dict[str, Any]] = {}
@@ -499,7 +516,13 @@ def main() -> int:
                     record("rerun", "whole pipeline → DuckDB, rerun with nothing new", result)
                     record("no-logs", "every table but logs → DuckDB", _variant(
                         "pipeline", emulator, args, "--workdir", str(workdir / "no-logs"), "--no-logs"))
-                    if airbyte:
+                    if not args.no_candidates:
+                        record("parquet", "whole pipeline → DuckDB, Parquet load files", _variant(
+                            "pipeline", emulator, args, "--workdir", str(workdir / "parquet"), "--parquet"))
+                        record("memory-limit", f"whole pipeline → DuckDB, memory_limit {CANDIDATE_MEMORY_LIMIT}",
+                               _variant("pipeline", emulator, args, "--workdir", str(workdir / "memory"),
+                                        "--memory-limit", CANDIDATE_MEMORY_LIMIT))
+                    if airbyte and size in airbyte_sizes:
                         record("airbyte", "Airbyte source-gitlab read, same streams",
                                _airbyte_variant(airbyte, emulator, workdir))
                     if postgres:

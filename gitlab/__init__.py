@@ -92,7 +92,9 @@ def gitlab_source(
     pipelines_filter = CursorFilter("pipelines")
     config: RESTAPIConfig = {
         "client": {"base_url": url, "auth": auth, "paginator": GITLAB_LINK_PAGINATOR, "session": session},
+        # every list is independent of the others once its parents are known: dlt's `[extract] workers` run them at once
         "resource_defaults": {
+            "parallelized": True,
             "endpoint": {"params": {"per_page": PER_PAGE}, "response_actions": denied_actions},
         },
         "resources": [

@@ -22,8 +22,6 @@ WITH_PROJECT_ID: Dict[str, Any] = {
     "include_from_parent": ["id"],
     "processing_steps": [{"map": rename_parent_key("_projects_id", "project_id")}],
 }
-# One request per parent row (pipeline, issue, merge request): dlt fetches them on its `[extract] workers` pool.
-PER_PARENT = {"parallelized": True}
 
 
 def resource(table: str, path: str, **declaration: Any) -> EndpointResource:
@@ -98,7 +96,7 @@ def issue_resources() -> List[EndpointResource]:
     """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
     return [
         incremental_resource("issues", "issues", {"scope": "all", "state": "all", **NEWEST_LAST}),
-        resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes", **PER_PARENT),
+        resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes"),
         resource("milestones", f"{PROJECT}/milestones"),
         # group labels would repeat once per project; they are not this table's rows
         project_list("labels", "labels", params={"include_ancestor_groups": "false"}),
@@ -112,7 +110,6 @@ def merge_request_resources() -> List[EndpointResource]:
         resource(
             "merge_request_notes",
             "/projects/{resources.merge_requests.project_id}/merge_requests/{resources.merge_requests.iid}/notes",
-            **PER_PARENT,
         ),
     ]
 
