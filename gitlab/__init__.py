@@ -46,7 +46,8 @@ def gitlab_source(
     """Loads the groups and projects you name, and everything in them, from GitLab's REST API v4.
 
     Pipelines, issues, merge requests and deployments load incrementally by `updated_after`, commits
-    by `since`; jobs and notes are re-read only for pipelines, issues and merge requests that changed.
+    by `since`; jobs and notes are re-read only for pipelines, issues and merge requests that changed
+    (a project's first load lists all its jobs at once, 100 a request).
     Branches, tags, labels, milestones, releases, environments and members are small lists GitLab
     only returns whole, so they are replaced each run and deleted items disappear. A 403 or 404 on
     one project's endpoint is warned about once and counted in `run_stats`, and that data is skipped.

@@ -130,12 +130,15 @@ def repository_resources(denied_actions: List[TResponseAction]) -> List[Endpoint
 
 
 def declared_resources(
-    denied_actions: List[TResponseAction], pipelines_filter: CursorFilter
+    denied_actions: List[TResponseAction], pipelines_filter: Optional[CursorFilter] = None
 ) -> List[EndpointResource]:
-    """All declarative resources, children of `groups`, `projects` and `project_cursors`."""
+    """All declarative resources, children of `groups`, `projects` and `project_cursors`.
+
+    `pipelines_filter` is the `pipelines` cursor filter, when `jobs` (`gitlab.job_listing`) asks it about the run.
+    """
     return [
         *member_resources(),
-        *ci_resources(pipelines_filter),
+        *ci_resources(pipelines_filter or CursorFilter("pipelines")),
         *issue_resources(),
         *merge_request_resources(),
         *repository_resources(denied_actions),
