@@ -9,6 +9,7 @@ For each size (`--sizes`, default ~1,000 and ~20,000 finished jobs in the perf w
   it (the repo's `.dlt/config.toml` and import schema); extract, normalize and load timed apart, with the
   peak RSS of each step (`VmHWM`, reset between steps through `/proc/self/clear_refs`);
 - the same pipeline again with nothing new (the rerun);
+- the first load with DuckDB's other settings measured: dlt's INSERT load files instead of Parquet, a memory_limit;
 - every table but logs → DuckDB, next to Airbyte's `source-gitlab read` on the same streams (its own pinned
   venv, built on first use in `--airbyte-venv`);
 - the whole pipeline → PostgreSQL (`--postgres`, a throwaway server from tests/postgres_server.py).
@@ -51,7 +52,7 @@ JOB_LISTING_ROUTES = ("GET /projects/:id/jobs", "GET /projects/:id/pipelines/:pi
 TRACE_ROUTE = "GET /projects/:id/jobs/:job_id/trace"
 STEPS = ("extract", "normalize", "load")
 
-CANDIDATE_MEMORY_LIMIT = "256MB"
+CANDIDATE_MEMORY_LIMIT = "1GB"  # 256MB ran out of memory in the merge at 20,000 jobs
 
 TARGET_SPEEDUP = 30  # whole pipeline over python-gitlab, sequential, per log
 TARGET_MOONSHOT = 1.2  # whole pipeline ÷ resource alone, in seconds
@@ -143,20 +144,24 @@ def _pipeline_variant(args: argparse.Namespace) -> Dict[str, Any]:
 
     from gitlab import gitlab_source
     from gitlab.credentials import gitlab_credentials
+    from gitlab.destinations import DUCKDB_LOADER_FILE_FORMAT, make_destination
 
     started = time.perf_counter()
     source = gitlab_source(credentials=gitlab_credentials(access_token=_token(), base_url=args.url), groups=[GROUP])
     if args.no_logs:
         source = source.with_resources(*(name for name in source.selected_resources if name not in LOG_TABLES))
     workdir = Path(args.workdir)
-    candidates: Dict[str, Any] = {}
-    if args.parquet:
-        candidates["preferred_loader_file_format"] = "parquet"
+    # the destination as the CLI makes it (credentials the dlt way), or a candidate setting of DuckDB's
+    os.environ["DESTINATION__POSTGRES__CREDENTIALS" if args.dsn else "DESTINATION__DUCKDB__CREDENTIALS"] = (
+        args.dsn or str(workdir / "benchmark.duckdb"))
+    destination = make_destination("postgres" if args.dsn else "duckdb")
+    if args.insert_values:
+        destination = dlt.destinations.duckdb(preferred_loader_file_format="insert_values")
     if args.memory_limit:
-        candidates["credentials"] = {"database": str(workdir / "benchmark.duckdb"),
-                                     "global_config": {"memory_limit": args.memory_limit}}
-    destination = (dlt.destinations.postgres(credentials=args.dsn) if args.dsn
-                   else dlt.destinations.duckdb(**{"credentials": str(workdir / "benchmark.duckdb"), **candidates}))
+        destination = dlt.destinations.duckdb(
+            credentials={"database": str(workdir / "benchmark.duckdb"),
+                         "global_config": {"memory_limit": args.memory_limit}},
+            preferred_loader_file_format=DUCKDB_LOADER_FILE_FORMAT)
     pipeline = dlt.pipeline(
         "benchmark_pipeline", destination=destination, dataset_name="gitlab_data",
         pipelines_dir=str(workdir / "pipelines"), import_schema_path=str(REPO / "schemas" / "import"),
@@ -266,21 +271,33 @@ def _peak_rss_mb() -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
-def _child(command: List[str], emulator: Emulator, cwd: Optional[Path] = None,
-           env: Optional[Dict[str, str]] = None, stdout: Optional[Path] = None) -> Dict[str, Any]:
-    """Runs one variant in a child process; adds its wall and CPU time, the emulator's CPU and requests."""
+def _child(command: List[str], emulator: Emulator, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
+           stdout: Optional[Path] = None, may_fail: bool = False) -> Dict[str, Any]:
+    """Runs one variant in a child process; adds its wall and CPU time, the emulator's CPU and requests.
+
+    A variant that `may_fail` (a candidate setting) and fails is recorded with the last line it printed to stderr.
+    """
     emulator_before = _cpu_seconds(emulator.process.pid)
     logged = emulator.logged_requests()
     started = time.perf_counter()
-    with open(stdout, "w") if stdout else open(os.devnull, "w") as sink:
-        process = subprocess.Popen(command, cwd=cwd or REPO, stdout=subprocess.PIPE if not stdout else sink,
+    with tempfile.TemporaryFile("w+") as errors, open(stdout or os.devnull, "w") as sink:
+        process = subprocess.Popen(command, cwd=cwd or REPO, stdout=sink if stdout else subprocess.PIPE, stderr=errors,
                                    text=True, env={**os.environ, "RUNTIME__LOG_LEVEL": "ERROR", **(env or {})})
         output = process.stdout.read() if process.stdout else ""
         _, status, usage = os.wait4(process.pid, 0)
+        errors.seek(0)
+        stderr = errors.read()
     wall = time.perf_counter() - started
+    result: Dict[str, Any] = {}
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"benchmark variant {command[1:4]} failed with exit code {os.waitstatus_to_exitcode(status)}")
-    result: Dict[str, Any] = json.loads(output.strip().splitlines()[-1]) if not stdout else {}
+        last = next((line.strip() for line in reversed(stderr.splitlines()) if "Error" in line), "exit code "
+                    f"{os.waitstatus_to_exitcode(status)}")
+        if not may_fail:
+            sys.stderr.write(stderr)
+            raise RuntimeError(f"benchmark variant {command[1:4]} failed: {last}")
+        result["error"] = last
+    elif not stdout:
+        result = json.loads(output.strip().splitlines()[-1])
     result["wall_s"] = wall
     result["cpu_s"] = usage.ru_utime + usage.ru_stime
     result["emulator_cpu_s"] = _cpu_seconds(emulator.process.pid) - emulator_before
@@ -289,9 +306,9 @@ def _child(command: List[str], emulator: Emulator, cwd: Optional[Path] = None,
 
 
 def _variant(name: str, emulator: Emulator, args: argparse.Namespace, *extra: str,
-             env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+             may_fail: bool = False) -> Dict[str, Any]:
     return _child([sys.executable, __file__, "--variant", name, "--url", emulator.url, "--concurrency",
-                   str(args.concurrency), *extra], emulator, env=env)
+                   str(args.concurrency), *extra], emulator, may_fail=may_fail)
 
 
 # ----- Airbyte's source-gitlab, in its own venv -----
@@ -366,6 +383,11 @@ def _steps(result: Dict[str, Any]) -> str:
 def _results_table(raw: Dict[str, Dict[str, Any]], baseline_rate: float) -> str:
     rows = []
     for key, result in raw.items():
+        if "error" in result:
+            rows.append([result["name"], f"{result['size']:,}", f"**failed**: {result['error'][:100]}", "",
+                         f"{result['wall_s']:.1f}", "", "", "", "", f"{result['cpu_s']:.1f}",
+                         f"{result['emulator_cpu_s']:.1f}", f"{sum(result['routes'].values()):,}"])
+            continue
         logs = result.get("logs", 0)
         seconds = result.get("seconds", result["wall_s"])
         rate = logs / seconds if logs else 0.0
@@ -446,7 +468,7 @@ def main() -> int:
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     parser.add_argument("--no-logs", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--parquet", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--insert-values", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-limit", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="1000,20000", help="perf-world jobs per run, comma-separated"
                         " (default 1000,20000)")
@@ -460,8 +482,8 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL runs")
     parser.add_argument("--airbyte-sizes", help="sizes Airbyte runs at, comma-separated (default: the first;"
                         " its per-pipeline job listing takes minutes at 20,000)")
-    parser.add_argument("--no-candidates", action="store_true", help="skip the candidate DuckDB settings"
-                        f" (Parquet load files; memory_limit = {CANDIDATE_MEMORY_LIMIT})")
+    parser.add_argument("--no-candidates", action="store_true", help="skip the other DuckDB settings measured"
+                        f" (dlt's INSERT load files; memory_limit = {CANDIDATE_MEMORY_LIMIT})")
     args = parser.parse_args()
     variants = {"resource": _resource_variant, "pipeline": _pipeline_variant, "raw": _raw_variant}
     if args.variant:
@@ -472,7 +494,8 @@ def main() -> int:
     sizes = [int(size) for size in args.sizes.split(",")]
     airbyte_sizes = [int(size) for size in args.airbyte_sizes.split(",")] if args.airbyte_sizes else sizes[:1]
     airbyte = None if args.no_airbyte else _airbyte_venv(args.airbyte_venv)
-    print(f"Machine: {_machine()}", flush=True)
+    machine = _machine()
+    print(f"Machine: {machine}", flush=True)
     raw: Dict[str, Dict[str, Any]] = {}
     baseline_rate = 0.0
     postgres = None
@@ -495,7 +518,9 @@ def main() -> int:
 
                     def record(key: str, name: str, result: Dict[str, Any]) -> None:
                         raw[f"{key}-{size}"] = {**result, "name": name, "size": size}
-                        print(f"  {name}: {result.get('seconds', result['wall_s']):.1f} s", flush=True)
+                        outcome = f"failed: {result['error']}" if "error" in result else "done"
+                        print(f"  {name}: {result.get('seconds', result['wall_s']):.1f} s, {outcome}", flush=True)
+                        (OUT / "results.json").write_text(json.dumps({"machine": machine, "results": raw}, indent=2))
 
                     if not baseline_rate:
                         result = _child([sys.executable, str(REPO / "benchmarks" / "python_gitlab_baseline.py"),
@@ -517,11 +542,12 @@ def main() -> int:
                     record("no-logs", "every table but logs → DuckDB", _variant(
                         "pipeline", emulator, args, "--workdir", str(workdir / "no-logs"), "--no-logs"))
                     if not args.no_candidates:
-                        record("parquet", "whole pipeline → DuckDB, Parquet load files", _variant(
-                            "pipeline", emulator, args, "--workdir", str(workdir / "parquet"), "--parquet"))
+                        record("insert-values", "whole pipeline → DuckDB, INSERT load files (dlt's default)", _variant(
+                            "pipeline", emulator, args, "--workdir", str(workdir / "insert"), "--insert-values",
+                            may_fail=True))
                         record("memory-limit", f"whole pipeline → DuckDB, memory_limit {CANDIDATE_MEMORY_LIMIT}",
                                _variant("pipeline", emulator, args, "--workdir", str(workdir / "memory"),
-                                        "--memory-limit", CANDIDATE_MEMORY_LIMIT))
+                                        "--memory-limit", CANDIDATE_MEMORY_LIMIT, may_fail=True))
                     if airbyte and size in airbyte_sizes:
                         record("airbyte", "Airbyte source-gitlab read, same streams",
                                _airbyte_variant(airbyte, emulator, workdir))
@@ -545,7 +571,6 @@ def main() -> int:
         print(_routes_table(raw, keys))
     print("\nTargets (issue 10):\n")
     print(_targets_table(raw, sizes, baseline_rate))
-    (OUT / "results.json").write_text(json.dumps({"machine": _machine(), "results": raw}, indent=2, default=str))
     return 0
 
 
