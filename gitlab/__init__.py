@@ -12,9 +12,10 @@ from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from dlt.sources.rest_api.typing import ResponseAction
 
 from gitlab.credentials import GitLabCredentials, claim_dataset, gitlab_credentials
-from gitlab.cursors import CURSORS_RESOURCE, first_load_start, project_cursors
+from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, first_load_start, project_cursors
 from gitlab.errors import GitLabSourceError
 from gitlab.http import make_session
+from gitlab.job_listing import GitLabJobLister
 from gitlab.job_logs import job_logs
 from gitlab.resources import declared_resources
 from gitlab.run_stats import GitLabRunStats
@@ -78,8 +79,10 @@ def gitlab_source(
     auth = GitLabTokenAuth(connection.access_token, connection.token_type)
     session = make_session(stats)
     url = connection.api_url
+    start = first_load_start(start_date)
+    client = RESTClient(base_url=url, auth=auth, paginator=GitLabLinkPaginator(), session=session)
     scope = GitLabScope(
-        RESTClient(base_url=url, auth=auth, paginator=GitLabLinkPaginator(), session=session),
+        client,
         groups,
         projects,
         include_subgroups,
@@ -90,26 +93,36 @@ def gitlab_source(
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
     projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
+    pipelines_filter = CursorFilter("pipelines")
     config: RESTAPIConfig = {
         "client": {"base_url": url, "auth": auth, "paginator": GitLabLinkPaginator(), "session": session},
+        # every list is independent of the others once its parents are known: dlt's `[extract] workers` run them at once
         "resource_defaults": {
+            "parallelized": True,
             "endpoint": {"params": {"per_page": PER_PAGE}, "response_actions": denied_actions},
         },
         "resources": [
             dlt.resource(_deferred(scope.groups), **hints("groups")),
             projects_resource,
             dlt.transformer(
-                project_cursors(first_load_start(start_date)),
+                project_cursors(start),
                 data_from=projects_resource,
                 name=CURSORS_RESOURCE,
                 selected=False,
             ),
-            *declared_resources(denied_actions),
+            *declared_resources(denied_actions, pipelines_filter),
         ],
     }
     resources = rest_api_resources(config)
-    for resource in resources:
+    lister = GitLabJobLister(client, pipelines_filter, start, stats.record_denied)
+
+    def _jobs(pipelines: List[TDataItem]) -> Iterator[List[TDataItem]]:  # dlt needs a function, not a method
+        yield from lister.jobs_of_pipelines(pipelines)
+
+    pipelines = next(resource for resource in resources if resource.name == "pipelines")
+    jobs = dlt.transformer(_jobs, data_from=pipelines, parallelized=True, **hints("jobs"))
+    tables = [*resources, jobs]
+    for resource in tables:
         if resource.name in TABLE:  # the tables, not the internal cursors
             resource.add_map(drop_untyped_nulls(resource.name))
-    jobs = next(resource for resource in resources if resource.name == "jobs")
-    return [*resources, job_logs(jobs, connection, stats=stats.job_logs)]
+    return [*tables, job_logs(jobs, connection, stats=stats.job_logs)]

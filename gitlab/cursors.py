@@ -79,6 +79,10 @@ class CursorFilter:
         self.cursor_field, _ = cursor_of(table)
         self._loaded_at_start: Dict[str, Dict[str, Any]] = {}
 
+    def first_load(self, project: Any) -> bool:
+        """True when the project had no cursor when this run first saw its rows: the table's first load of it."""
+        return self._loaded_at_start.get(str(project)) == {}
+
     def __call__(self, row: TDataItem) -> bool:
         project = str(row["project_id"])
         cursors = _cursors(self.table)

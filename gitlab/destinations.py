@@ -8,6 +8,9 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from gitlab.errors import GitLabSourceError
 
 DESTINATIONS = ("duckdb", "postgres", "alloydb")
+# DuckDB reads Parquet load files far faster than dlt's INSERT text (benchmarks/RESULTS.md: a first load of
+# 20,000 jobs and logs in 112 s instead of 198 s); PostgreSQL keeps dlt's default.
+DUCKDB_LOADER_FILE_FORMAT = "parquet"
 
 
 def make_destination(name: str) -> Any:
@@ -22,7 +25,7 @@ def make_destination(name: str) -> Any:
     if name not in DESTINATIONS:
         raise GitLabSourceError(f"unknown destination {name!r}: choose from {', '.join(DESTINATIONS)}")
     if name == "duckdb":
-        return name
+        return dlt.destinations.duckdb(preferred_loader_file_format=DUCKDB_LOADER_FILE_FORMAT)
     passwordless = _passwordless_credentials(name)
     if passwordless is None:
         return dlt.destinations.postgres(destination_name=name)

@@ -26,7 +26,6 @@ def resource(
     key_from_parent: Optional[str] = None,
     steps: Optional[List[ProcessingSteps]] = None,
     response_actions: Optional[List[ResponseAction]] = None,
-    per_parent: bool = False,
 ) -> EndpointResource:
     """The declaration of `table`: its hints from `gitlab.tables`, and its endpoint.
 
@@ -38,8 +37,6 @@ def resource(
             parent's key, which is then copied from the parent's `id`.
         steps (list, optional): Further processing steps, after the parent key is added.
         response_actions (list, optional): Replaces the default response actions.
-        per_parent (bool): One request per parent row (pipeline, issue, merge request): fetched in
-            parallel on dlt's `[extract] workers` pool.
 
     Returns:
         EndpointResource: The resource's declaration.
@@ -58,8 +55,6 @@ def resource(
     processing += steps or []
     if processing:
         declared["processing_steps"] = processing
-    if per_parent:
-        declared["parallelized"] = True
     return declared
 
 
@@ -69,6 +64,7 @@ def incremental_resource(
     params: Optional[Dict[str, Any]] = None,
     rows_have_project_id: bool = True,
     response_actions: Optional[List[ResponseAction]] = None,
+    cursor_filter: Optional[CursorFilter] = None,
 ) -> EndpointResource:
     """A merged resource under `project_cursors` that resumes at each project's own cursor.
 
@@ -78,6 +74,7 @@ def incremental_resource(
         params (dict, optional): Further query parameters.
         rows_have_project_id (bool): False when GitLab's rows lack `project_id`, which is then added.
         response_actions (list, optional): Replaces the default response actions.
+        cursor_filter (CursorFilter, optional): The table's filter step, when others ask it about the run.
 
     Returns:
         EndpointResource: The resource's declaration.
@@ -88,7 +85,7 @@ def incremental_resource(
         f"{CURSOR_PROJECT}/{path}",
         params={cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})},
         key_from_parent=None if rows_have_project_id else "project_id",
-        steps=[{"filter": CursorFilter(table)}],
+        steps=[{"filter": cursor_filter or CursorFilter(table)}],
         response_actions=response_actions,
     )
 
@@ -101,16 +98,10 @@ def member_resources() -> List[EndpointResource]:
     ]
 
 
-def ci_resources() -> List[EndpointResource]:
-    """`pipelines` (by `updated_after`), their `jobs` (retried too), `environments`, `deployments`."""
+def ci_resources(pipelines_filter: CursorFilter) -> List[EndpointResource]:
+    """`pipelines` (by `updated_after`), `environments`, `deployments`; `jobs` are in `gitlab.job_listing`."""
     return [
-        incremental_resource("pipelines", "pipelines", NEWEST_LAST),
-        resource(
-            "jobs",
-            "/projects/{resources.pipelines.project_id}/pipelines/{resources.pipelines.id}/jobs",
-            params={"include_retried": "true"},
-            per_parent=True,
-        ),
+        incremental_resource("pipelines", "pipelines", NEWEST_LAST, cursor_filter=pipelines_filter),
         resource("environments", f"{PROJECT}/environments", key_from_parent="project_id"),
         incremental_resource("deployments", "deployments", NEWEST_LAST, rows_have_project_id=False),
     ]
@@ -120,11 +111,7 @@ def issue_resources() -> List[EndpointResource]:
     """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
     return [
         incremental_resource("issues", "issues", {"scope": "all", "state": "all", **NEWEST_LAST}),
-        resource(
-            "issue_notes",
-            "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes",
-            per_parent=True,
-        ),
+        resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes"),
         resource("milestones", f"{PROJECT}/milestones"),
         # group labels would repeat once per project; they are not this table's rows
         resource(
@@ -140,7 +127,6 @@ def merge_request_resources() -> List[EndpointResource]:
         resource(
             "merge_request_notes",
             "/projects/{resources.merge_requests.project_id}/merge_requests/{resources.merge_requests.iid}/notes",
-            per_parent=True,
         ),
     ]
 
@@ -160,11 +146,16 @@ def repository_resources(denied_actions: List[ResponseAction]) -> List[EndpointR
     ]
 
 
-def declared_resources(denied_actions: List[ResponseAction]) -> List[EndpointResource]:
-    """All declarative resources, children of `groups`, `projects` and `project_cursors`."""
+def declared_resources(
+    denied_actions: List[ResponseAction], pipelines_filter: Optional[CursorFilter] = None
+) -> List[EndpointResource]:
+    """All declarative resources, children of `groups`, `projects` and `project_cursors`.
+
+    `pipelines_filter` is the `pipelines` cursor filter, when `jobs` (`gitlab.job_listing`) asks it about the run.
+    """
     return [
         *member_resources(),
-        *ci_resources(),
+        *ci_resources(pipelines_filter or CursorFilter("pipelines")),
         *issue_resources(),
         *merge_request_resources(),
         *repository_resources(denied_actions),

@@ -17,6 +17,10 @@ REQUEST_MAX_ATTEMPTS = 6
 REQUEST_BACKOFF_FACTOR = 0.5
 REQUEST_MAX_RETRY_DELAY_SECONDS = 60
 
+# jobs (gitlab/job_listing.py): a project's first load lists GET /projects/:id/jobs, later runs each changed pipeline
+PROJECT_JOBS_REQUESTS_PER_MINUTE = 600  # GitLab's default project_jobs_api_rate_limit, per user
+JOB_LISTING_CONCURRENCY = 16  # pipelines asked for their jobs at once, per page of changed pipelines
+
 TOKEN_ENV_VARS = ("GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN")
 
 # job_logs (gitlab/job_logs.py): GET /projects/:id/jobs/:job_id/trace, scanned for secrets as it streams

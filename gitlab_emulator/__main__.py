@@ -1,4 +1,8 @@
-"""Runs the emulator in the foreground: `python -m gitlab_emulator --port 0 --latency-ms 50 --jobs 20000`."""
+"""Runs the emulator in the foreground: `python -m gitlab_emulator --port 0 --latency-ms 50 --jobs 20000`.
+
+With `--request-log PATH` it appends one line per request it answered, `METHOD ROUTE STATUS` (e.g.
+`GET /projects/:id/jobs/:job_id/trace 200`), every half second: how the benchmark counts requests per route.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from gitlab_emulator.emulator import GitLabEmulator
+from gitlab_emulator.handlers import route_of
 from gitlab_emulator.seed import seed_world
 
 
@@ -33,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="probability of a 5xx or dropped connection")
     parser.add_argument("--fault-path-pattern", default=None, help="regex; faults only hit matching paths")
     parser.add_argument("--rate-limit", type=_rate_limit, default=None, help="fixed window N/SECONDS, e.g. 600/60")
+    parser.add_argument("--request-log", type=Path, default=None,
+                        help="append `METHOD ROUTE STATUS` per request to this file, every half second")
     return parser
 
 
@@ -60,12 +68,25 @@ def main(argv: list[str] | None = None) -> int:
     url = emulator.start()
     sys.stdout.write(f"GITLAB_EMULATOR_URL={url}\n")
     sys.stdout.flush()
+    logged = 0
     try:
         while not stopping.wait(0.5):
-            pass
+            if args.request_log is not None:
+                logged = _append_requests(emulator, args.request_log, logged)
     finally:
         emulator.stop()
+        if args.request_log is not None:
+            _append_requests(emulator, args.request_log, logged)
     return 0
+
+
+def _append_requests(emulator: GitLabEmulator, path: Path, logged: int) -> int:
+    """Appends the requests answered since the first `logged` ones; returns how many are logged now."""
+    fresh = emulator.requests[logged:]
+    if fresh:
+        with path.open("a", encoding="utf-8") as log:
+            log.writelines(f"{route_of(r.method, r.path)} {r.status}\n" for r in fresh)
+    return logged + len(fresh)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = tuple(
     (method, re.compile(pattern), handler) for method, pattern, handler in _ROUTES
 )
 API_PREFIX = "/api/v4"
+_PARAMETER = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+ROUTE_TEMPLATES: dict[Handler, str] = {handler: _PARAMETER.sub(r":\1", pattern) for _, pattern, handler in _ROUTES}
 
 
 def resolve(method: str, raw_path: str) -> tuple[Handler, dict[str, str]] | str:
@@ -77,3 +79,9 @@ def resolve(method: str, raw_path: str) -> tuple[Handler, dict[str, str]] | str:
             continue
         return handler, {k: unquote(v) for k, v in found.groupdict().items()}
     return "method_not_allowed" if allowed else "not_found"
+
+
+def route_of(method: str, raw_path: str) -> str:
+    """The route a request took, as `GET /projects/:id/jobs/:job_id/trace`; unknown paths as `GET (no route)`."""
+    found = resolve(method, raw_path)
+    return f"{method} {ROUTE_TEMPLATES[found[0]] if not isinstance(found, str) else '(no route)'}"

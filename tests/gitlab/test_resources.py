@@ -101,4 +101,5 @@ def test_every_curated_endpoint_comes_from_the_generated_catalogue():
     catalogue = _catalogue_paths()
     curated = {_shape(entry["endpoint"]["path"]) for entry in declared_resources([])}
     discovery = {"/groups/{}", "/groups/{}/descendant_groups", "/groups/{}/projects", "/projects/{}"}
-    assert curated | discovery <= catalogue, sorted((curated | discovery) - catalogue)
+    job_listing = {"/projects/{}/jobs", "/projects/{}/pipelines/{}/jobs"}
+    assert curated | discovery | job_listing <= catalogue, sorted((curated | discovery | job_listing) - catalogue)

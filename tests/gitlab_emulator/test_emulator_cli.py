@@ -14,9 +14,10 @@ from gitlab_emulator import TOKENS, seed_world
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_standalone_server_prints_url_and_stops_on_sigterm() -> None:
+def test_standalone_server_prints_url_logs_routes_and_stops_on_sigterm(tmp_path: Path) -> None:
+    request_log = tmp_path / "requests.log"
     command = [sys.executable, "-m", "gitlab_emulator", "--port", "0", "--latency-ms", "5", "--jobs", "400",
-               "--rate-limit", "100/60", "--max-concurrency", "4"]
+               "--rate-limit", "100/60", "--max-concurrency", "4", "--request-log", str(request_log)]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -27,9 +28,14 @@ def test_standalone_server_prints_url_and_stops_on_sigterm() -> None:
                                 headers={"PRIVATE-TOKEN": TOKENS["maintainer"]}, timeout=10)
         assert response.status_code == 200 and response.headers["RateLimit-Limit"] == "100"
         assert len(response.json()) == 4
+        project = response.json()[0]["id"]
+        assert requests.get(f"{base}/api/v4/projects/{project}/jobs/1/trace", timeout=10).status_code == 401
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+    assert request_log.read_text().splitlines() == [
+        "GET /groups/:id/projects 200", "GET /projects/:id/jobs/:job_id/trace 401"
+    ]
 
 
 def test_perf_world_holds_about_n_finished_jobs() -> None:
