@@ -110,12 +110,11 @@ class GitLabJobLister:
             with self._lock:
                 listing = self._listings.get(project)
                 starts = listing is None
-                if starts:
+                if listing is None:
                     listing = self._listings[project] = _ProjectListing()
                 elif not listing.done:
                     listing.waiting += rows
                     continue
-            assert listing is not None
             if starts:
                 yield from self._list_project(project, listing)
                 with self._lock:
