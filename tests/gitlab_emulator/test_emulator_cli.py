@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from gitlab_emulator import TOKENS, seed_world
+from gitlab_emulator import TOKENS, seed_tiny_world, seed_world
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,3 +40,10 @@ def test_perf_world_holds_about_n_finished_jobs() -> None:
     assert all(j.status in ("success", "failed") for j in jobs)
     default = seed_world()
     assert {j.id for j in default.jobs.values()} <= set(world.jobs)
+
+
+def test_tiny_world_is_one_small_project() -> None:
+    world = seed_tiny_world()
+    assert [p.path_with_namespace for p in world.projects.values()] == ["acme/app"]
+    finished = [j for j in world.jobs.values() if j.status in ("success", "failed", "canceled")]
+    assert 1 <= len(finished) <= 8 and len(world.pipelines) == 2
