@@ -166,3 +166,12 @@ def assert_children_carry_parent_keys(workspace: Workspace) -> None:
             f" (select {parent_column} from {DATASET}.{parent})"
         )[0][0]
         assert orphans == 0, f"{child}.{column} has {orphans} rows without a parent in {parent}"
+
+
+def assert_job_logs_equal_truth(workspace: Workspace, emulator, **scope) -> None:
+    """Every finished job in scope has exactly one `job_logs` row, and no other job has one."""
+    finished = {job["id"] for job in emulator.truth_rows("jobs", **scope)
+                if job["status"] in ("success", "failed", "canceled")}
+    logs = [job_id for (job_id,) in workspace.query(f"select job_id from {DATASET}.job_logs")]
+    assert len(logs) == len(set(logs)), "job_logs has duplicate keys"
+    assert set(logs) == finished, f"job_logs: missing {finished - set(logs)}, extra {set(logs) - finished}"
