@@ -9,7 +9,6 @@ import logging
 import sys
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -17,13 +16,15 @@ import dlt
 from dlt.common.runtime.collector import LogCollector
 from dlt.pipeline.pipeline import Pipeline
 
-from gitlab import api_url, gitlab_source, resolve_token
-from gitlab.erase import erase_leaky_jobs
+from gitlab import gitlab_source
+from gitlab.credentials import gitlab_credentials
+from gitlab.destinations import DESTINATIONS, make_destination
 from gitlab.errors import GitLabSourceError, describe_failure
-from gitlab.http import GitLabRunStats
-from gitlab.settings import DEFAULT_BASE_URL, DEFAULT_DATASET, PIPELINE_NAME
+from gitlab.job_logs.erase import erase_leaky_jobs
+from gitlab.run_stats import GitLabRunStats
+from gitlab.settings import DEFAULT_DATASET, PIPELINE_NAME
+from gitlab.transforms import to_utc_iso
 
-DESTINATIONS = ("duckdb", "postgres", "alloydb")
 SCHEMA_CONTRACT_MODES = ("evolve", "freeze", "discard_row", "discard_value")
 SCHEMA_CONTRACT_ENTITIES = ("tables", "columns", "data_type")
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
@@ -78,10 +79,7 @@ def erase(args: argparse.Namespace) -> int:
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME, destination=make_destination(args.destination), dataset_name=args.dataset
     )
-    token = resolve_token(dlt.secrets.get("sources.gitlab.access_token", str))
-    base_url = args.base_url or dlt.config.get("sources.gitlab.base_url", str) or DEFAULT_BASE_URL
-    token_type = dlt.config.get("sources.gitlab.token_type", str) or "auto"
-    report = erase_leaky_jobs(pipeline, api_url(base_url), token, token_type, yes=args.yes)
+    report = erase_leaky_jobs(pipeline, gitlab_credentials(base_url=args.base_url), yes=args.yes)
     print("\n".join(report.lines()))
     return report.exit_code
 
@@ -89,14 +87,11 @@ def erase(args: argparse.Namespace) -> int:
 def parse_since(value: str) -> str:
     """`--since` as the UTC text form GitLab prints, so cursors compare it with GitLab's values."""
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return to_utc_iso(value.strip())
     except ValueError:
         raise GitLabSourceError(
             f"--since {value!r} is not an ISO 8601 date, e.g. 2024-01-31 or 2024-01-31T12:00:00Z"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str, str]]]:
@@ -123,15 +118,6 @@ def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str,
     return contract
 
 
-def make_destination(name: str) -> Any:
-    """AlloyDB speaks PostgreSQL: it is dlt's postgres destination under its own credentials section."""
-    if name not in DESTINATIONS:
-        raise GitLabSourceError(f"unknown destination {name!r}: choose from {', '.join(DESTINATIONS)}")
-    if name == "alloydb":
-        return dlt.destinations.postgres(destination_name="alloydb")
-    return name
-
-
 def source_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     """Only the options given on the command line; dlt injects the rest from config and secrets."""
     kwargs: Dict[str, Any] = {}
@@ -139,8 +125,6 @@ def source_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
         kwargs["groups"] = args.groups
     if args.projects:
         kwargs["projects"] = args.projects
-    if args.base_url:
-        kwargs["base_url"] = args.base_url
     if args.since:
         kwargs["start_date"] = parse_since(args.since)
     if args.no_subgroups:
@@ -220,15 +204,17 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         args.schema_contract or dlt.config.get("sources.gitlab.schema_contract", str)
     )
     kwargs = source_kwargs(args)
+    connection = {"base_url": args.base_url}
     if args.demo:
         from gitlab_emulator import TOKENS, GitLabEmulator
 
         emulator = stack.enter_context(GitLabEmulator())
-        kwargs.update(base_url=emulator.base_url, access_token=TOKENS["maintainer"])
+        connection = {"base_url": emulator.base_url, "access_token": TOKENS["maintainer"]}
         kwargs.setdefault("groups", [DEMO_GROUP])
         print(f"Demo: GitLab emulator at {emulator.base_url}, loading group(s) {', '.join(kwargs['groups'])}")
     stats = GitLabRunStats()
-    source = select_resources(gitlab_source(run_stats=stats, **kwargs), args.resources)
+    source = gitlab_source(credentials=gitlab_credentials(**connection), run_stats=stats, **kwargs)
+    source = select_resources(source, args.resources)
     export_dir = Path(dlt.config.get("gitlab_pipeline.export_schema_path", str) or SCHEMAS_DIR / "export")
     exported_before = {path: path.read_bytes() for path in export_dir.glob("*.schema.yaml")}
     pipeline = dlt.pipeline(

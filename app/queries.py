@@ -8,7 +8,7 @@ Job-log tables come from `gitlab/job_logs.py`: if its column names change, only 
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Dict, FrozenSet, Tuple
 
 # Tables each page needs; a page whose tables are absent says what to load instead of failing.
@@ -353,12 +353,12 @@ class Filters:
     @property
     def since(self) -> datetime:
         """The first instant in range: midnight UTC of `start`."""
-        return datetime.combine(self.start, time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.start, time.min, tzinfo=UTC)
 
     @property
     def until(self) -> datetime:
         """The first instant after the range: midnight UTC of the day after `end`."""
-        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
 
     @property
     def bucket(self) -> str:

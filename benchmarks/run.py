@@ -47,7 +47,10 @@ def _resource_variant(args: argparse.Namespace) -> Dict[str, Any]:
     """Iterates `job_logs` over the jobs listed in `--jobs-file`, read lazily so memory stays the resource's."""
     import dlt
 
-    from gitlab.job_logs import JobLogsConfiguration, JobLogStats, job_logs
+    from gitlab.credentials import gitlab_credentials
+    from gitlab.job_logs import job_logs
+    from gitlab.job_logs.config import JobLogsConfiguration
+    from gitlab.run_stats import JobLogStats
 
     def pages() -> Iterator[List[Dict[str, Any]]]:
         page: List[Dict[str, Any]] = []
@@ -62,7 +65,8 @@ def _resource_variant(args: argparse.Namespace) -> Dict[str, Any]:
 
     stats = JobLogStats()
     config = JobLogsConfiguration(trace_concurrency=args.concurrency, fingerprint_key=KEY)
-    resource = job_logs(dlt.resource(pages, name="jobs"), f"{args.url}/api/v4", _token(), config=config, stats=stats)
+    credentials = gitlab_credentials(access_token=_token(), base_url=args.url)
+    resource = job_logs(dlt.resource(pages, name="jobs"), credentials, config=config, stats=stats)
     started = time.perf_counter()
     for _ in resource:
         pass
@@ -105,9 +109,10 @@ def _pipeline_variant(args: argparse.Namespace) -> Dict[str, Any]:
     import dlt
 
     from gitlab import gitlab_source
+    from gitlab.credentials import gitlab_credentials
 
-    token = _token()
-    source = gitlab_source(access_token=token, base_url=args.url, groups=[GROUP])
+    credentials = gitlab_credentials(access_token=_token(), base_url=args.url)
+    source = gitlab_source(credentials=credentials, groups=[GROUP])
     workdir = Path(args.workdir)
     pipeline = dlt.pipeline(
         "benchmark_pipeline",

@@ -4,7 +4,7 @@ See https://dlthub.com/docs/walkthroughs/deploy-a-pipeline/deploy-with-airflow-c
 """
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import dlt
 from airflow import DAG
@@ -13,24 +13,19 @@ from dlt.extract import DltSource
 from dlt.helpers.airflow_helper import DEFAULT_RETRY_BACKOFF, PipelineTasksGroup
 
 from gitlab import gitlab_source
+from gitlab.destinations import make_destination
 from gitlab.settings import DEFAULT_DATASET, PIPELINE_NAME
+from gitlab.tables import families
 
 DAG_ID = "gitlab_pipeline"
 SCHEDULE = "@daily"
 FIRST_LOGICAL_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
-DESTINATIONS = ("alloydb", "postgres", "duckdb")
 DEFAULT_DESTINATION = "alloydb"
-# Tables per family, the first of which runs alone and creates the schema; the others run in parallel.
-# Every family hangs off `projects`, so dlt's own decomposition would make them one task: each family
-# here lists the projects again (a few requests) and keeps its incremental state in its own pipeline.
-# A resource not listed goes with its nearest listed ancestor (e.g. `job_logs` with `jobs`).
-FAMILIES: Dict[str, Tuple[str, ...]] = {
-    "scope": ("groups", "group_members", "projects", "project_members"),
-    "ci": ("pipelines", "jobs", "environments", "deployments"),
-    "issues": ("issues", "issue_notes", "milestones", "labels"),
-    "merge_requests": ("merge_requests", "merge_request_notes"),
-    "repository": ("commits", "branches", "tags", "releases"),
-}
+# Tables per family (gitlab.tables), the first of which runs alone and creates the schema; the others run
+# in parallel. Every family hangs off `projects`, so dlt's own decomposition would make them one task: each
+# family here lists the projects again (a few requests) and keeps its incremental state in its own pipeline.
+# A resource not listed goes with its nearest listed ancestor.
+FAMILIES: Dict[str, List[str]] = families()
 SCOPE_FAMILY = next(iter(FAMILIES))
 IMPORT_SCHEMA_DIR = Path("schemas") / "import"  # beside this file in the bucket, one folder up in the repo
 
@@ -58,15 +53,6 @@ def split_by_family(source: DltSource) -> Dict[str, List[str]]:
 def family_pipeline_name(family: str) -> str:
     """`gitlab_pipeline` for the scope, as the CLI names its pipeline, else `gitlab_pipeline_<family>`."""
     return PIPELINE_NAME if family == SCOPE_FAMILY else f"{PIPELINE_NAME}_{family}"
-
-
-def make_destination(name: str) -> Any:
-    """dlt's destination for `gitlab_pipeline.destination`: AlloyDB is postgres under `[destination.alloydb]`."""
-    if name not in DESTINATIONS:
-        raise ValueError(f"gitlab_pipeline.destination is {name!r}: choose from {', '.join(DESTINATIONS)}")
-    if name == "alloydb":
-        return dlt.destinations.postgres(destination_name="alloydb")
-    return name
 
 
 def import_schema_path() -> Optional[str]:

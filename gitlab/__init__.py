@@ -3,7 +3,6 @@
 See https://docs.gitlab.com/api/rest/ for the REST API v4 it reads.
 """
 
-import os
 from typing import Callable, Iterator, List, Optional, Sequence
 
 import dlt
@@ -11,40 +10,17 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
+from gitlab.credentials import GitLabCredentials, gitlab_credentials
 from gitlab.cursors import CURSORS_RESOURCE, project_cursors
 from gitlab.errors import GitLabSourceError
-from gitlab.http import GitLabRunStats, make_session
+from gitlab.http import make_session
 from gitlab.job_logs import job_logs
 from gitlab.resources import declared_resources
+from gitlab.run_stats import GitLabRunStats
 from gitlab.scope import GitLabScope, TDataItem
-from gitlab.settings import (
-    API_PREFIX,
-    DEFAULT_BASE_URL,
-    MAX_TABLE_NESTING,
-    PER_PAGE,
-    START_DATE,
-    TOKEN_ENV_VARS,
-)
-from rest_api import GitLabLinkPaginator, GitLabTokenAuth
-
-
-def api_url(base_url: str) -> str:
-    """`https://host[/prefix]` with or without `/api/v4` and slashes → `https://host[/prefix]/api/v4`."""
-    url = base_url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise GitLabSourceError(f"base_url {base_url!r} is not an http(s) URL, e.g. https://gitlab.example.com")
-    return url if url.endswith(API_PREFIX) else url + API_PREFIX
-
-
-def resolve_token(access_token: Optional[str]) -> str:
-    """The token from dlt config/secrets, else from `GITLAB_TOKEN` as glab and python-gitlab read it."""
-    token = access_token or next((os.environ[name] for name in TOKEN_ENV_VARS if os.environ.get(name)), None)
-    if not token:
-        raise GitLabSourceError(
-            "no GitLab token: set sources.gitlab.access_token in .dlt/secrets.toml,"
-            " or SOURCES__GITLAB__ACCESS_TOKEN or GITLAB_TOKEN in the environment"
-        )
-    return token.strip()
+from gitlab.settings import MAX_TABLE_NESTING, PER_PAGE, START_DATE
+from gitlab.tables import hints
+from rest_api import GITLAB_LINK_PAGINATOR, GitLabLinkPaginator, GitLabTokenAuth
 
 
 def _deferred(pages: Callable[[], Iterator[List[TDataItem]]]) -> Callable[[], Iterator[List[TDataItem]]]:
@@ -58,14 +34,12 @@ def _deferred(pages: Callable[[], Iterator[List[TDataItem]]]) -> Callable[[], It
 
 @dlt.source(name="gitlab", max_table_nesting=MAX_TABLE_NESTING)
 def gitlab_source(
-    access_token: Optional[str] = dlt.secrets.value,
-    base_url: str = DEFAULT_BASE_URL,
     groups: Sequence[str] = (),
     projects: Sequence[str] = (),
     include_subgroups: bool = True,
     include_archived: bool = False,
     start_date: str = START_DATE,
-    token_type: str = "auto",
+    credentials: Optional[GitLabCredentials] = None,
     run_stats: Optional[GitLabRunStats] = None,
 ) -> List[DltResource]:
     """Loads the groups and projects you name, and everything in them, from GitLab's REST API v4.
@@ -78,16 +52,15 @@ def gitlab_source(
     Finished jobs' logs are fetched once each, in parallel, scanned for secrets and stored redacted.
 
     Args:
-        access_token (str): Personal, group or project access token (read_api scope), OAuth token or
-            CI job token. From `[sources.gitlab] access_token` in secrets, or `GITLAB_TOKEN`.
-        base_url (str): GitLab's URL, with or without `/api/v4`. Defaults to https://gitlab.com.
         groups (Sequence[str]): Full paths (or ids) of groups to load, e.g. `my-org/platform`.
         projects (Sequence[str]): Full paths (or ids) of single projects to load as well.
         include_subgroups (bool): Follow subgroups of `groups` recursively. Defaults to True.
         include_archived (bool): Also load archived projects of `groups`. Defaults to False; a
             project named in `projects` is loaded even when archived.
         start_date (str): ISO 8601 initial value of every incremental cursor. Defaults to START_DATE.
-        token_type (str): "auto" (by the token's prefix), "private", "oauth" or "job".
+        credentials (GitLabCredentials, optional): GitLab's URL and the token (read_api scope). Resolved
+            from `[sources.gitlab]` (`access_token` in secrets, or `GITLAB_TOKEN`; `base_url`, default
+            https://gitlab.com; `token_type`) when omitted; see `gitlab_credentials`.
         run_stats (GitLabRunStats, optional): Collects request counts and denied endpoints.
 
     Returns:
@@ -99,10 +72,10 @@ def gitlab_source(
     if not groups and not projects:
         raise GitLabSourceError("nothing to load: name at least one group or project (--group / --project)")
     stats = run_stats or GitLabRunStats()
-    token = resolve_token(access_token)
-    auth = GitLabTokenAuth(token, token_type)
+    connection = credentials or gitlab_credentials()
+    auth = GitLabTokenAuth(connection.access_token, connection.token_type)
     session = make_session(stats)
-    url = api_url(base_url)
+    url = connection.api_url
     scope = GitLabScope(
         RESTClient(base_url=url, auth=auth, paginator=GitLabLinkPaginator(), session=session),
         groups,
@@ -113,16 +86,14 @@ def gitlab_source(
     denied_actions = [
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
-    projects_resource = dlt.resource(
-        _deferred(scope.projects), name="projects", primary_key="id", write_disposition="merge"
-    )
+    projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
     config: RESTAPIConfig = {
-        "client": {"base_url": url, "auth": auth, "paginator": "gitlab_link", "session": session},
+        "client": {"base_url": url, "auth": auth, "paginator": GITLAB_LINK_PAGINATOR, "session": session},
         "resource_defaults": {
             "endpoint": {"params": {"per_page": PER_PAGE}, "response_actions": denied_actions},
         },
         "resources": [
-            dlt.resource(_deferred(scope.groups), name="groups", primary_key="id", write_disposition="merge"),
+            dlt.resource(_deferred(scope.groups), **hints("groups")),
             projects_resource,
             dlt.transformer(project_cursors(start_date), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False),
             *declared_resources(denied_actions),
@@ -130,4 +101,4 @@ def gitlab_source(
     }
     resources = rest_api_resources(config)
     jobs = next(resource for resource in resources if resource.name == "jobs")
-    return [*resources, job_logs(jobs, url, token, token_type, stats=stats.job_logs)]
+    return [*resources, job_logs(jobs, connection, stats=stats.job_logs)]

@@ -4,20 +4,14 @@ GitLab filters `updated_after`/`since` per project, and a project added later mu
 history; one cursor per table (dlt's `incremental`) would skip it, so each project keeps its own.
 """
 
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List
 
 import dlt
 
+from gitlab.tables import INCREMENTAL_TABLES, cursor_of
+
 TDataItem = Dict[str, Any]
 
-# table → (cursor field in the rows, request parameter that takes it)
-INCREMENTAL_TABLES: Dict[str, Tuple[str, str]] = {
-    "pipelines": ("updated_at", "updated_after"),
-    "deployments": ("updated_at", "updated_after"),
-    "issues": ("updated_at", "updated_after"),
-    "merge_requests": ("updated_at", "updated_after"),
-    "commits": ("committed_date", "since"),
-}
 CURSORS_RESOURCE = "project_cursors"
 
 
@@ -41,7 +35,7 @@ def project_cursors(start_date: str) -> Callable[[List[TDataItem]], Iterator[Lis
             {
                 "id": project["id"],
                 **{
-                    f"{table}_since": _cursors(table).get(str(project["id"]), {}).get("at", start_date)
+                    f"{table.name}_since": _cursors(table.name).get(str(project["id"]), {}).get("at", start_date)
                     for table in INCREMENTAL_TABLES
                 },
             }
@@ -60,7 +54,7 @@ class CursorFilter:
 
     def __init__(self, table: str, project_key: str = "project_id") -> None:
         self.table = table
-        self.cursor_field = INCREMENTAL_TABLES[table][0]
+        self.cursor_field, _ = cursor_of(table)
         self.project_key = project_key
         self._loaded_at_start: Dict[str, Dict[str, Any]] = {}
 

@@ -3,11 +3,10 @@
 from typing import Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from requests import ConnectionError as RequestsConnectionError
-from requests import HTTPError, Response, Timeout
-
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.schema.exceptions import DataValidationError
+from requests import ConnectionError as RequestsConnectionError
+from requests import HTTPError, Response, Timeout
 
 
 class GitLabSourceError(Exception):

@@ -1,67 +1,20 @@
 """The HTTP session every GitLab request of a run goes through: retries, metering, skipped endpoints."""
 
-import logging
-import re
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Set
+from typing import Any
 
+from dlt.sources.helpers.requests import Client
 from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
 
-from dlt.sources.helpers.requests import Client
-from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
-
-from gitlab.errors import strip_query
-from gitlab.job_logs import JobLogStats
+from gitlab.run_stats import GitLabRunStats
 from gitlab.settings import (
     REQUEST_BACKOFF_FACTOR,
     REQUEST_MAX_ATTEMPTS,
     REQUEST_MAX_RETRY_DELAY_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
+    USER_AGENT,
 )
-
-logger = logging.getLogger(__name__)
-
-USER_AGENT = "gitlab-dlt"
-_PROJECT_IN_PATH = re.compile(r"/projects/([^/]+)")
-
-
-@dataclass
-class GitLabRunStats:
-    """What one run asked of GitLab: requests sent (retries included), endpoints denied, job logs."""
-
-    requests: int = 0
-    denied: Dict[str, Set[str]] = field(default_factory=dict)
-    job_logs: JobLogStats = field(default_factory=JobLogStats)
-
-    def record_denied(self, response: Response) -> None:
-        """Counts a 403/404 on a project's endpoint, warns once per project, then skips the page.
-
-        Used as a `response_actions` hook: raising `IgnoreResponseException` makes dlt's
-        REST client end that endpoint's pagination without data.
-        """
-        path = strip_query(response.url).split("/api/v4", 1)[-1]
-        match = _PROJECT_IN_PATH.search(path)
-        project = match.group(1) if match else path
-        if project not in self.denied:
-            logger.warning(
-                "GitLab answered %s on %s: the token may not read it; this and any other denied"
-                " endpoint of project %s are skipped and listed in the summary",
-                response.status_code,
-                path,
-                project,
-            )
-        self.denied.setdefault(project, set()).add(f"{response.status_code} {path}")
-        raise IgnoreResponseException
-
-    def denied_summary(self) -> List[str]:
-        """One line per project some endpoint of which was denied."""
-        return [
-            f"project {project}: {len(paths)} endpoint(s) denied ({', '.join(sorted(paths)[:3])}"
-            f"{', ...' if len(paths) > 3 else ''})"
-            for project, paths in sorted(self.denied.items())
-        ]
 
 
 class _MeteredAdapter(HTTPAdapter):

@@ -1,31 +1,41 @@
 """The declarative part of the source: dlt rest_api resources per GitLab family, as data.
 
-Each entry started as an endpoint of the generated catalogue (`rest_api/generated/`) and adds what
-curation knows: parent→child `resolve`, keys unique across projects, `merge` or `replace`, cursors.
+Each entry started as an endpoint of the generated catalogue (`rest_api/generated_reference/`) and adds what
+curation knows: parent→child `resolve` and cursors; keys and dispositions come from `gitlab.tables`.
 """
 
 from typing import Any, Dict, List, Optional
 
 from dlt.sources.rest_api import EndpointResource
 
-from gitlab.cursors import CURSORS_RESOURCE, INCREMENTAL_TABLES, CursorFilter
+from gitlab.cursors import CURSORS_RESOURCE, CursorFilter
+from gitlab.tables import cursor_of, hints
 from gitlab.transforms import commit_dates_in_utc, rename_parent_key
 
-TResponseAction = Any
+TResponseAction = Dict[str, Any]
 
 PROJECT = "/projects/{resources.projects.id}"
 # Incremental endpoints hang off `project_cursors`, whose rows carry each project's resume points.
 CURSOR_PROJECT = f"/projects/{{resources.{CURSORS_RESOURCE}.id}}"
 NEWEST_LAST = {"order_by": "updated_at", "sort": "asc"}
-WITH_PROJECT_ID = {
+WITH_PROJECT_ID: Dict[str, Any] = {
     "include_from_parent": ["id"],
     "processing_steps": [{"map": rename_parent_key("_projects_id", "project_id")}],
 }
-# Lists that GitLab only ever returns whole: a full reload makes deleted items disappear.
-SNAPSHOT = {"write_disposition": "replace"}
-MERGED = {"write_disposition": "merge"}
 # One request per parent row (pipeline, issue, merge request): dlt fetches them on its `[extract] workers` pool.
-PER_PARENT = {"write_disposition": "merge", "parallelized": True}
+PER_PARENT = {"parallelized": True}
+
+
+def resource(table: str, path: str, **declaration: Any) -> EndpointResource:
+    """The declaration of `table`: its hints from `gitlab.tables`, its endpoint `path`, and the rest as given."""
+    endpoint: Dict[str, Any] = {"path": path, **declaration.pop("endpoint", {})}
+    declared: EndpointResource = {**hints(table), "endpoint": endpoint, **declaration}  # type: ignore[typeddict-item]
+    return declared
+
+
+def project_list(table: str, path: str, **endpoint: Any) -> EndpointResource:
+    """A list below each project whose rows lack `project_id`, which is added from the parent."""
+    return resource(table, f"{PROJECT}/{path}", endpoint=endpoint, **WITH_PROJECT_ID)
 
 
 def incremental_resource(
@@ -38,7 +48,7 @@ def incremental_resource(
     """A merged resource under `project_cursors` that resumes at each project's own cursor.
 
     Args:
-        table (str): Table name, a key of `INCREMENTAL_TABLES`.
+        table (str): Table name, an incremental table of `gitlab.tables`.
         path (str): Endpoint path below `/projects/:id`.
         params (dict, optional): Further query parameters.
         rows_have_project_id (bool): False when GitLab's rows lack `project_id`, which is then added.
@@ -47,45 +57,29 @@ def incremental_resource(
     Returns:
         EndpointResource: The resource's declaration.
     """
-    _, cursor_param = INCREMENTAL_TABLES[table]
+    _, cursor_param = cursor_of(table)
     steps: List[Dict[str, Any]] = []
-    resource: Dict[str, Any] = {}
+    from_parent: Dict[str, Any] = {}
     if not rows_have_project_id:
-        resource["include_from_parent"] = ["id"]
+        from_parent["include_from_parent"] = ["id"]
         steps.append({"map": rename_parent_key(f"_{CURSORS_RESOURCE}_id", "project_id")})
     steps.append({"filter": CursorFilter(table)})
-    return {
-        "name": table,
-        "primary_key": ["project_id", "id"] if table == "commits" else "id",
-        **MERGED,
-        "endpoint": {
-            "path": f"{CURSOR_PROJECT}/{path}",
-            "params": {cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})},
-            **endpoint,
-        },
-        "processing_steps": steps,
-        **resource,
-    }
+    params = {cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})}
+    return resource(
+        table, f"{CURSOR_PROJECT}/{path}", endpoint={"params": params, **endpoint}, processing_steps=steps, **from_parent
+    )
 
 
 def member_resources() -> List[EndpointResource]:
     """`group_members` and `project_members`: direct members, replaced each run so removals show."""
     return [
-        {
-            "name": "group_members",
-            "primary_key": ["group_id", "id"],
-            **SNAPSHOT,
-            "endpoint": {"path": "/groups/{resources.groups.id}/members"},
-            "include_from_parent": ["id"],
-            "processing_steps": [{"map": rename_parent_key("_groups_id", "group_id")}],
-        },
-        {
-            "name": "project_members",
-            "primary_key": ["project_id", "id"],
-            **SNAPSHOT,
-            "endpoint": {"path": f"{PROJECT}/members"},
-            **WITH_PROJECT_ID,
-        },
+        resource(
+            "group_members",
+            "/groups/{resources.groups.id}/members",
+            include_from_parent=["id"],
+            processing_steps=[{"map": rename_parent_key("_groups_id", "group_id")}],
+        ),
+        project_list("project_members", "members"),
     ]
 
 
@@ -93,22 +87,13 @@ def ci_resources() -> List[EndpointResource]:
     """`pipelines` (by `updated_after`), their `jobs` (retried too), `environments`, `deployments`."""
     return [
         incremental_resource("pipelines", "pipelines", NEWEST_LAST),
-        {
-            "name": "jobs",
-            "primary_key": "id",
+        resource(
+            "jobs",
+            "/projects/{resources.pipelines.project_id}/pipelines/{resources.pipelines.id}/jobs",
+            endpoint={"params": {"include_retried": "true"}},
             **PER_PARENT,
-            "endpoint": {
-                "path": "/projects/{resources.pipelines.project_id}/pipelines/{resources.pipelines.id}/jobs",
-                "params": {"include_retried": "true"},
-            },
-        },
-        {
-            "name": "environments",
-            "primary_key": "id",
-            **SNAPSHOT,
-            "endpoint": {"path": f"{PROJECT}/environments"},
-            **WITH_PROJECT_ID,
-        },
+        ),
+        project_list("environments", "environments"),
         incremental_resource("deployments", "deployments", NEWEST_LAST, rows_have_project_id=False),
     ]
 
@@ -117,46 +102,22 @@ def issue_resources() -> List[EndpointResource]:
     """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
     return [
         incremental_resource("issues", "issues", {"scope": "all", "state": "all", **NEWEST_LAST}),
-        {
-            "name": "issue_notes",
-            "primary_key": "id",
-            **PER_PARENT,
-            "endpoint": {
-                "path": "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes"
-            },
-        },
-        {
-            "name": "milestones",
-            "primary_key": "id",
-            **SNAPSHOT,
-            "endpoint": {"path": f"{PROJECT}/milestones"},
-        },
-        {
-            "name": "labels",
-            "primary_key": "id",
-            **SNAPSHOT,
-            # group labels would repeat once per project; they are not this table's rows
-            "endpoint": {"path": f"{PROJECT}/labels", "params": {"include_ancestor_groups": "false"}},
-            **WITH_PROJECT_ID,
-        },
+        resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes", **PER_PARENT),
+        resource("milestones", f"{PROJECT}/milestones"),
+        # group labels would repeat once per project; they are not this table's rows
+        project_list("labels", "labels", params={"include_ancestor_groups": "false"}),
     ]
 
 
 def merge_request_resources() -> List[EndpointResource]:
     """`merge_requests` (by `updated_after`) with their `merge_request_notes`."""
     return [
-        incremental_resource(
-            "merge_requests", "merge_requests", {"scope": "all", "state": "all", **NEWEST_LAST}
-        ),
-        {
-            "name": "merge_request_notes",
-            "primary_key": "id",
+        incremental_resource("merge_requests", "merge_requests", {"scope": "all", "state": "all", **NEWEST_LAST}),
+        resource(
+            "merge_request_notes",
+            "/projects/{resources.merge_requests.project_id}/merge_requests/{resources.merge_requests.iid}/notes",
             **PER_PARENT,
-            "endpoint": {
-                "path": "/projects/{resources.merge_requests.project_id}/merge_requests/"
-                "{resources.merge_requests.iid}/notes"
-            },
-        },
+        ),
     ]
 
 
@@ -169,27 +130,9 @@ def repository_resources(denied_actions: List[TResponseAction]) -> List[Endpoint
             rows_have_project_id=False,
             response_actions=[*denied_actions, {"status_code": 200, "action": commit_dates_in_utc}],
         ),
-        {
-            "name": "branches",
-            "primary_key": ["project_id", "name"],
-            **SNAPSHOT,
-            "endpoint": {"path": f"{PROJECT}/repository/branches"},
-            **WITH_PROJECT_ID,
-        },
-        {
-            "name": "tags",
-            "primary_key": ["project_id", "name"],
-            **SNAPSHOT,
-            "endpoint": {"path": f"{PROJECT}/repository/tags"},
-            **WITH_PROJECT_ID,
-        },
-        {
-            "name": "releases",
-            "primary_key": ["project_id", "tag_name"],
-            **SNAPSHOT,
-            "endpoint": {"path": f"{PROJECT}/releases"},
-            **WITH_PROJECT_ID,
-        },
+        project_list("branches", "repository/branches"),
+        project_list("tags", "repository/tags"),
+        project_list("releases", "releases"),
     ]
 
 

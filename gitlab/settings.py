@@ -1,6 +1,7 @@
 """Constants of the GitLab source: API defaults, page sizes, retry and concurrency settings."""
 
 DEFAULT_BASE_URL = "https://gitlab.com"
+USER_AGENT = "gitlab-dlt"
 API_PREFIX = "/api/v4"
 PER_PAGE = 100  # GitLab's maximum page size
 START_DATE = "2000-01-01T00:00:00.000Z"  # initial value of every incremental cursor

@@ -1,7 +1,7 @@
 """Small row and response transforms that GitLab's data needs before dlt sees it."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Callable, Dict
 
 from requests import Response
@@ -10,9 +10,15 @@ COMMIT_DATE_FIELDS = ("committed_date", "authored_date", "created_at")
 
 
 def to_utc_iso(timestamp: str) -> str:
-    """Rewrites an ISO 8601 timestamp with any offset as UTC with milliseconds and `Z`."""
-    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone(timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Rewrites an ISO 8601 date or timestamp, with any offset or none (UTC), as UTC with milliseconds and `Z`.
+
+    Raises:
+        ValueError: `timestamp` is not ISO 8601.
+    """
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def commit_dates_in_utc(response: Response, *args: Any, **kwargs: Any) -> None:

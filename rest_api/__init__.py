@@ -1,21 +1,17 @@
-"""GitLab's dialect of dlt's rest_api: token auth and paginators, registered by name once."""
+"""GitLab's dialect of dlt's rest_api: token auth and paginators."""
 
-from dlt.sources.rest_api.config_setup import AUTH_MAP, PAGINATOR_MAP, register_auth, register_paginator
+from dlt.sources.rest_api.config_setup import PAGINATOR_MAP, register_paginator
 
 from rest_api.auth import GitLabTokenAuth, auth_headers, token_kind
 from rest_api.paginators import GitLabKeysetPaginator, GitLabLinkPaginator
 
-_PAGINATORS = {"gitlab_link": GitLabLinkPaginator, "gitlab_keyset": GitLabKeysetPaginator}
-_AUTHS = {"gitlab_token": GitLabTokenAuth}
-
-for _name, _paginator in _PAGINATORS.items():
-    if PAGINATOR_MAP.get(_name) is not _paginator:
-        register_paginator(_name, _paginator)
-for _name, _auth in _AUTHS.items():
-    if AUTH_MAP.get(_name) is not _auth:
-        register_auth(_name, _auth)
+# The declarative config names GitLab's paginator; registered once, idempotently (imports may repeat).
+GITLAB_LINK_PAGINATOR = "gitlab_link"
+if PAGINATOR_MAP.get(GITLAB_LINK_PAGINATOR) is not GitLabLinkPaginator:
+    register_paginator(GITLAB_LINK_PAGINATOR, GitLabLinkPaginator)
 
 __all__ = [
+    "GITLAB_LINK_PAGINATOR",
     "GitLabKeysetPaginator",
     "GitLabLinkPaginator",
     "GitLabTokenAuth",

@@ -4,15 +4,13 @@ See https://docs.gitlab.com/api/rest/authentication/
 """
 
 import re
-from typing import Any, Dict, Literal, Optional, Tuple
-
-from requests import PreparedRequest
+from typing import Any, Dict, Optional, Tuple
 
 from dlt.common.configuration.specs.base_configuration import configspec
 from dlt.common.typing import TSecretStrValue
 from dlt.sources.helpers.rest_client.auth import AuthConfigBase
+from requests import PreparedRequest
 
-TTokenType = Literal["auto", "private", "oauth", "job"]
 TOKEN_TYPES: Tuple[str, ...] = ("auto", "private", "oauth", "job")
 
 JOB_TOKEN_PREFIX = "glcbt-"

@@ -6,9 +6,8 @@ See https://docs.gitlab.com/api/rest/#pagination
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
-from requests import Request, Response
-
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
+from requests import Request, Response
 
 
 def _with_query(url: str, **params: str) -> str:

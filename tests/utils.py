@@ -10,31 +10,15 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 import duckdb
 import psycopg2
 
+from gitlab_emulator.truth import TABLE_KEYS as EMULATOR_TABLE_KEYS
+
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "gitlab_pipeline.py"
 DATASET = "gitlab_data"
 
-# The keys a correct load is compared on, per table (the emulator keeps its own copy of this truth).
-TABLE_KEYS: Dict[str, Tuple[str, ...]] = {
-    "groups": ("id",),
-    "projects": ("id",),
-    "group_members": ("group_id", "id"),
-    "project_members": ("project_id", "id"),
-    "pipelines": ("id",),
-    "jobs": ("id",),
-    "issues": ("id",),
-    "issue_notes": ("id",),
-    "merge_requests": ("id",),
-    "merge_request_notes": ("id",),
-    "commits": ("project_id", "id"),
-    "branches": ("project_id", "name"),
-    "tags": ("project_id", "name"),
-    "releases": ("project_id", "tag_name"),
-    "milestones": ("id",),
-    "labels": ("id",),
-    "environments": ("id",),
-    "deployments": ("id",),
-}
+# The keys a correct load is compared on, per table: the emulator's, as GitLab identifies its rows
+# (tests/gitlab/test_resources.py checks that the source's table list agrees).
+TABLE_KEYS: Dict[str, Tuple[str, ...]] = EMULATOR_TABLE_KEYS
 
 
 @dataclass

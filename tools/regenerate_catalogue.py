@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Regenerate the raw GitLab endpoint catalogue in rest_api/generated/ from openapi/gitlab.yaml.
+"""Regenerate the raw GitLab endpoint catalogue in rest_api/generated_reference/ from openapi/gitlab.yaml.
 
 Runs dlt-init-openapi 0.1.0 from a pinned virtualenv (tools/.venv-generator/, built on first use from
-tools/generator-requirements.txt) and copies its output into rest_api/generated/. Standard library only,
+tools/generator-requirements.txt) and copies its output into rest_api/generated_reference/. Standard library only,
 so any python3 can run it. See tools/README.md.
 
 Usage:
-    python3 tools/regenerate_catalogue.py            # regenerate rest_api/generated/
-    python3 tools/regenerate_catalogue.py --check    # exit 1 if rest_api/generated/ is out of date
+    python3 tools/regenerate_catalogue.py            # regenerate rest_api/generated_reference/
+    python3 tools/regenerate_catalogue.py --check    # exit 1 if rest_api/generated_reference/ is out of date
     python3 tools/regenerate_catalogue.py --list     # print the committed catalogue's resources as JSON
 """
 
@@ -29,7 +29,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 SPEC_PATH = REPO_DIR / "openapi" / "gitlab.yaml"
 REQUIREMENTS_PATH = REPO_DIR / "tools" / "generator-requirements.txt"
 VENV_DIR = REPO_DIR / "tools" / ".venv-generator"
-CATALOGUE_DIR = REPO_DIR / "rest_api" / "generated"
+CATALOGUE_DIR = REPO_DIR / "rest_api" / "generated_reference"
 CATALOGUE_SOURCE = "gitlab/__init__.py"
 
 SOURCE_NAME = "gitlab"
@@ -39,7 +39,7 @@ GENERATED_PROJECT = SOURCE_NAME + "_pipeline"
 # "Generated from local spec at `openapi/gitlab.yaml`" does not depend on where the repo is checked out.
 SPEC_RELATIVE_PATH = "openapi/gitlab.yaml"
 POST_HOOK_TOOLS = ("dlt-init-openapi", "autoflake", "isort", "black")
-# Left out of rest_api/generated/: the copy of the old rest_api source (an empty placeholder here, and never
+# Left out of rest_api/generated_reference/: the copy of the old rest_api source (an empty placeholder here, and never
 # vendored), and the secrets template, which the generated .gitignore would keep out of git anyway.
 EXCLUDED_TOP_DIRS = ("rest_api",)
 EXCLUDED_FILES = (".dlt/secrets.toml",)
@@ -250,7 +250,7 @@ def run_generator(spec: Path, work_dir: Path) -> Path:
 
 
 def _is_excluded(relative: Path) -> bool:
-    """Tells whether a generated file stays out of rest_api/generated/."""
+    """Tells whether a generated file stays out of rest_api/generated_reference/."""
     if relative.as_posix() in EXCLUDED_FILES or relative.parts[0] in EXCLUDED_TOP_DIRS:
         return True
     return "__pycache__" in relative.parts

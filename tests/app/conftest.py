@@ -19,12 +19,14 @@ def _load_job_logs(ws: Workspace, emu: GitLabEmulator) -> None:
     Only while the source does not load job logs itself: it fetches the emulator's traces with the
     project's own `job_logs` transformer, into the same DuckDB file and dataset as the CLI's load.
     """
-    from gitlab.job_logs import JobLogsConfiguration, job_logs
+    from gitlab.credentials import gitlab_credentials
+    from gitlab.job_logs import job_logs
+    from gitlab.job_logs.config import JobLogsConfiguration
 
     rows = emu.truth_rows("jobs")
     jobs = dlt.resource(lambda: (yield rows), name="demo_jobs", selected=False)
     logs = job_logs(
-        jobs, emu.base_url + "/api/v4", TOKENS["maintainer"],
+        jobs, gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url),
         config=JobLogsConfiguration(fingerprint_key=JOB_LOGS_FINGERPRINT_KEY),
     )
     pipeline = dlt.pipeline(

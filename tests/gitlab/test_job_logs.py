@@ -18,18 +18,15 @@ from dlt.extract.items import TableNameMeta
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources.helpers import requests
 
-from gitlab import api_url, gitlab_source
+from gitlab import gitlab_source
+from gitlab.credentials import gitlab_credentials
 from gitlab.errors import GitLabSourceError, describe_failure
-from gitlab.http import GitLabRunStats
-from gitlab.job_logs import (
-    GitLabTraceFetcher,
-    JobLogsConfiguration,
-    JobLogStats,
-    job_logs,
-)
-from gitlab.log_sections import GitLabSectionParser
+from gitlab.job_logs import job_logs
+from gitlab.job_logs.config import JobLogsConfiguration, resolve_settings
+from gitlab.job_logs.retry import GitLabRequestGate, GitLabRetryPolicy
+from gitlab.job_logs.sections import GitLabSectionParser
+from gitlab.run_stats import GitLabRunStats, JobLogStats
 from gitlab.settings import JOB_FINISHED_STATUSES
-from gitlab.trace_retry import GitLabRequestGate, GitLabRetryPolicy
 from gitlab_emulator import TOKENS, GitLabEmulator, seed_world
 from rest_api.auth import auth_headers
 
@@ -84,7 +81,8 @@ def _run(
     stats = JobLogStats()
     settings = JobLogsConfiguration(fingerprint_key=KEY, **config)
     jobs = dlt.resource(pages, name="jobs", selected=False)
-    pipeline.run(job_logs(jobs, api_url(emu.base_url), token, config=settings, stats=stats)).raise_on_failed_jobs()
+    credentials = gitlab_credentials(access_token=token, base_url=emu.base_url)
+    pipeline.run(job_logs(jobs, credentials, config=settings, stats=stats)).raise_on_failed_jobs()
     return stats
 
 
@@ -405,9 +403,8 @@ def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
     monkeypatch.setenv("EXTRACT__WORKERS", "2")  # dlt's pool for the parallelized per-pipeline `jobs` listings
     with GitLabEmulator(latency_seconds=0.005) as emu:
         stats = GitLabRunStats()
-        source = gitlab_source(
-            access_token=TOKENS["maintainer"], base_url=emu.base_url, groups=["acme/platform"], run_stats=stats
-        )
+        credentials = gitlab_credentials(access_token=TOKENS["maintainer"], base_url=emu.base_url)
+        source = gitlab_source(credentials=credentials, groups=["acme/platform"], run_stats=stats)
         pipeline = _pipeline(tmp_path)
         pipeline.run(source.with_resources("jobs", "job_logs")).raise_on_failed_jobs()
         jobs = emu.truth_rows("jobs", groups=("acme/platform",))
@@ -429,7 +426,9 @@ def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
 def test_the_three_tables_merge_on_their_keys():
     jobs = dlt.resource([], name="jobs")
     resource = job_logs(
-        jobs, "https://gitlab.example.com/api/v4", "token", config=JobLogsConfiguration(fingerprint_key=KEY)
+        jobs,
+        gitlab_credentials(access_token="token", base_url="https://gitlab.example.com"),
+        config=JobLogsConfiguration(fingerprint_key=KEY),
     )
     assert resource.name == "job_logs" and resource.write_disposition == "merge"
     assert resource._hints["primary_key"] == "job_id"
@@ -445,7 +444,7 @@ def test_the_three_tables_merge_on_their_keys():
 
 def test_gitlab_com_gets_the_preset_and_other_hosts_the_default():
     def settings(url: str, **config: Any) -> Any:
-        return GitLabTraceFetcher(url, "token", "auto", JobLogsConfiguration(**config), JobLogStats()).settings
+        return resolve_settings(url, JobLogsConfiguration(**config))
 
     assert (
         settings("https://gitlab.com/api/v4").concurrency,

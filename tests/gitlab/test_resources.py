@@ -5,49 +5,49 @@ import re
 
 import pytest
 
-from gitlab import api_url, gitlab_source
-from gitlab.errors import GitLabSourceError
+from gitlab import gitlab_source
+from gitlab.credentials import api_url, gitlab_credentials
 from gitlab.cursors import CursorFilter
+from gitlab.errors import GitLabSourceError
 from gitlab.resources import declared_resources
+from gitlab.tables import TABLE, TABLES
+from gitlab_emulator.truth import TABLE_KEYS as EMULATOR_KEYS
 from tests.utils import REPO
 
-EXPECTED = {
-    "groups": ("merge", "id"),
-    "projects": ("merge", "id"),
-    "group_members": ("replace", ["group_id", "id"]),
-    "project_members": ("replace", ["project_id", "id"]),
-    "pipelines": ("merge", "id"),
-    "jobs": ("merge", "id"),
-    "environments": ("replace", "id"),
-    "deployments": ("merge", "id"),
-    "issues": ("merge", "id"),
-    "issue_notes": ("merge", "id"),
-    "milestones": ("replace", "id"),
-    "labels": ("replace", "id"),
-    "merge_requests": ("merge", "id"),
-    "merge_request_notes": ("merge", "id"),
-    "commits": ("merge", ["project_id", "id"]),
-    "branches": ("replace", ["project_id", "name"]),
-    "tags": ("replace", ["project_id", "name"]),
-    "releases": ("replace", ["project_id", "tag_name"]),
-    "job_logs": ("merge", "job_id"),
-}
+# Lists GitLab only returns whole; every other table is merged on its key.
+REPLACED = {"group_members", "project_members", "environments", "milestones", "labels", "branches", "tags", "releases"}
+JOB_LOG_TABLES = {"job_logs": ("job_id",), "job_log_sections": ("job_id", "section_index"),
+                  "secret_findings": ("job_id", "finding_index")}
+# The resources: every table but the two that `job_logs` loads besides its own.
+EXPECTED = {table.name for table in TABLES} - {"job_log_sections", "secret_findings"}
 INCREMENTAL = {"pipelines": "updated_after", "issues": "updated_after", "merge_requests": "updated_after",
                "deployments": "updated_after", "commits": "since"}
 
 
+def _credentials():
+    return gitlab_credentials(access_token="not-a-real-token", base_url="http://127.0.0.1:9")
+
+
 def _source():
-    return gitlab_source(access_token="not-a-real-token", base_url="http://127.0.0.1:9", groups=["acme"])
+    return gitlab_source(credentials=_credentials(), groups=["acme"])
 
 
-def test_resources_have_exact_names_dispositions_and_keys():
+def test_the_table_list_has_gitlabs_keys_and_dispositions():
+    keys = {table.name: table.primary_key for table in TABLES}
+    assert keys == {**EMULATOR_KEYS, **JOB_LOG_TABLES}
+    assert {table.name for table in TABLES if table.write_disposition == "replace"} == REPLACED
+    assert {table.name for table in TABLES if table.write_disposition == "merge"} == set(keys) - REPLACED
+
+
+def test_resources_have_the_table_lists_names_dispositions_and_keys():
     source = _source()
-    assert set(source.resources) == set(EXPECTED) | {"project_cursors"}
-    assert set(source.selected_resources) == set(EXPECTED)
-    for name, (disposition, key) in EXPECTED.items():
+    assert set(source.resources) == EXPECTED | {"project_cursors"}
+    assert set(source.selected_resources) == EXPECTED
+    for name in EXPECTED:
         resource = source.resources[name]
-        assert resource.write_disposition == disposition, name
-        assert resource._hints["primary_key"] == key, name
+        key = TABLE[name].primary_key
+        assert resource.write_disposition == TABLE[name].write_disposition, name
+        assert resource._hints["primary_key"] == (key[0] if len(key) == 1 else list(key)), name
 
 
 def test_every_parent_reference_resolves_to_a_resource():
@@ -83,7 +83,7 @@ def test_api_url_accepts_any_form_of_base_url(given, expected):
 
 def test_source_without_groups_or_projects_is_refused():
     with pytest.raises(GitLabSourceError, match="name at least one group or project"):
-        gitlab_source(access_token="x", base_url="http://127.0.0.1:9")
+        gitlab_source(credentials=_credentials())
 
 
 def _catalogue_paths():

@@ -10,14 +10,10 @@ import pytest
 from dlt.common.configuration.providers import SecretsTomlProvider
 
 from gitlab.errors import GitLabSourceError
-from gitlab.secrets_scan import (
-    Fingerprinter,
-    GitLabSecretScanner,
-    build_detectors,
-    load_or_create_fingerprint_key,
-    preview,
-    strip_ansi,
-)
+from gitlab.job_logs.detectors import build_detectors
+from gitlab.job_logs.fingerprints import Fingerprinter, load_or_create_fingerprint_key
+from gitlab.job_logs.redaction import preview, strip_ansi
+from gitlab.job_logs.scanner import GitLabSecretScanner
 from gitlab_emulator import GitLabEmulator, seed_world
 from gitlab_emulator.leaks import LOOKALIKE_LINES
 

@@ -15,7 +15,7 @@ import yaml
 REPO_DIR = Path(__file__).resolve().parents[2]
 SPEC_PATH = REPO_DIR / "openapi" / "gitlab.yaml"
 TOOL_PATH = REPO_DIR / "tools" / "regenerate_catalogue.py"
-CATALOGUE_DIR = REPO_DIR / "rest_api" / "generated"
+CATALOGUE_DIR = REPO_DIR / "rest_api" / "generated_reference"
 
 # Every endpoint the source reads, as the brief for openapi/gitlab.yaml lists them.
 EXPECTED_OPERATIONS = {

@@ -5,7 +5,7 @@ See https://docs.gitlab.com/api/jobs/#erase-a-job
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import dlt
@@ -13,14 +13,15 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation, DestinationUn
 from dlt.pipeline.pipeline import Pipeline
 from requests import RequestException, Session
 
+from gitlab.credentials import GitLabCredentials
 from gitlab.errors import GitLabSourceError
-from gitlab.http import GitLabRunStats, make_session
-from rest_api.auth import auth_headers
+from gitlab.http import make_session
+from gitlab.job_logs.rows import FINDINGS_TABLE
+from gitlab.run_stats import GitLabRunStats
 
 logger = logging.getLogger(__name__)
 
 ERASURES_TABLE = "job_erasures"
-FINDINGS_TABLE = "secret_findings"
 DONE_OUTCOMES = ("erased", "already_erased", "gone")  # a job recorded with one of these is not listed again
 NOT_ERASABLE = b"not erasable"
 
@@ -141,11 +142,11 @@ def leaky_jobs(pipeline: Pipeline) -> List[LeakyJob]:
     ]
 
 
-def _erase_one(session: Session, api_url: str, headers: Dict[str, str], job: LeakyJob) -> EraseResult:
+def _erase_one(session: Session, credentials: GitLabCredentials, job: LeakyJob) -> EraseResult:
     """POSTs the erase of one job and classifies GitLab's answer; a 401 ends the command."""
     path = f"/projects/{job.project_id}/jobs/{job.job_id}/erase"
     try:
-        response = session.post(api_url + path, headers=headers)
+        response = session.post(credentials.api_url + path, headers=credentials.headers())
     except RequestException as exc:
         return EraseResult(job, "failed", None, f"cannot reach GitLab for POST {path} ({type(exc).__name__})")
     status = response.status_code
@@ -171,7 +172,7 @@ def _erase_one(session: Session, api_url: str, headers: Dict[str, str], job: Lea
 
 def _record(pipeline: Pipeline, results: List[EraseResult]) -> None:
     """Loads the outcomes into `job_erasures` (merge on job_id), so a second run skips what is done."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
         {
             "job_id": result.job.job_id,
@@ -196,9 +197,7 @@ def _record(pipeline: Pipeline, results: List[EraseResult]) -> None:
 
 def erase_leaky_jobs(
     pipeline: Pipeline,
-    api_url: str,
-    access_token: str,
-    token_type: str = "auto",
+    credentials: GitLabCredentials,
     yes: bool = False,
     session: Optional[Session] = None,
 ) -> EraseReport:
@@ -211,9 +210,8 @@ def erase_leaky_jobs(
 
     Args:
         pipeline (Pipeline): The pipeline whose destination holds `secret_findings`.
-        api_url (str): GitLab's API root, ending in `/api/v4`.
-        access_token (str): A token with the api scope of a user who may erase the jobs.
-        token_type (str): "auto", "private", "oauth" or "job". Defaults to "auto".
+        credentials (GitLabCredentials): The GitLab, and a token with the api scope of a user who may
+            erase the jobs.
         yes (bool): Erase for real. Defaults to False (dry run).
         session (Session, optional): The HTTP session; a retrying one from `make_session` by default.
 
@@ -225,14 +223,13 @@ def erase_leaky_jobs(
     if not yes or not jobs:
         return report
     http = session or make_session(GitLabRunStats())
-    headers = auth_headers(access_token, token_type)
     forbidden: Dict[int, EraseResult] = {}
     try:
         for job in jobs:
             if job.project_id in forbidden:
                 report.results.append(EraseResult(job, "forbidden", 403, forbidden[job.project_id].message))
                 continue
-            result = _erase_one(http, api_url.rstrip("/"), headers, job)
+            result = _erase_one(http, credentials, job)
             if result.outcome == "forbidden":
                 forbidden[job.project_id] = result
             report.results.append(result)

@@ -4,7 +4,7 @@ See https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections
 """
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Dict, List, Optional
 
 MAX_SECTIONS_PER_LOG = 10_000
@@ -18,7 +18,16 @@ class _Section:
     """One section of a log, open until its end marker is read (a slotted record: logs have many)."""
 
     __slots__ = (
-        "index", "name", "depth", "parent", "collapsed", "header", "start_line", "started", "end_line", "ended"
+        "collapsed",
+        "depth",
+        "end_line",
+        "ended",
+        "header",
+        "index",
+        "name",
+        "parent",
+        "start_line",
+        "started"
     )
 
     def __init__(
@@ -48,7 +57,7 @@ class _Section:
 
 
 def _moment(unix_seconds: int) -> datetime:
-    return datetime.fromtimestamp(unix_seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(unix_seconds, tz=UTC)
 
 
 class GitLabSectionParser:

@@ -1,0 +1,108 @@
+"""Rows of `job_logs`, `job_log_sections` and `secret_findings`, and the hints of those three tables.
+
+See https://docs.gitlab.com/api/jobs/#get-a-log-file
+"""
+
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Tuple
+
+from gitlab.job_logs.reader import TraceReader
+
+TJob = Dict[str, Any]
+TRow = Dict[str, Any]
+JOB_LOGS_TABLE, SECTIONS_TABLE, FINDINGS_TABLE = "job_logs", "job_log_sections", "secret_findings"
+
+JOB_LOGS_COLUMNS: Dict[str, Dict[str, Any]] = {
+    "job_id": {"data_type": "bigint", "nullable": False},
+    "project_id": {"data_type": "bigint"},
+    "pipeline_id": {"data_type": "bigint"},
+    "finished_at": {"data_type": "timestamp"},
+    "fetched_at": {"data_type": "timestamp"},
+    "log_status": {"data_type": "text"},
+    "size_bytes": {"data_type": "bigint"},
+    "stored_bytes": {"data_type": "bigint"},
+    "line_count": {"data_type": "bigint"},
+    "truncated": {"data_type": "bool"},
+    "finding_count": {"data_type": "bigint"},
+    "section_count": {"data_type": "bigint"},
+    "log": {"data_type": "text", "nullable": True},
+}
+SECTION_COLUMNS: Dict[str, Dict[str, Any]] = {
+    "job_id": {"data_type": "bigint", "nullable": False},
+    "section_index": {"data_type": "bigint", "nullable": False},
+    "parent_name": {"data_type": "text", "nullable": True},
+    "end_line": {"data_type": "bigint", "nullable": True},
+    "started_at": {"data_type": "timestamp"},
+    "ended_at": {"data_type": "timestamp", "nullable": True},
+    "duration_seconds": {"data_type": "double", "nullable": True},
+}
+FINDING_COLUMNS: Dict[str, Dict[str, Any]] = {
+    "job_id": {"data_type": "bigint", "nullable": False},
+    "finding_index": {"data_type": "bigint", "nullable": False},
+    "line_number": {"data_type": "bigint"},
+    "detected_at": {"data_type": "timestamp"},
+}
+
+
+# Each table gets its hints as a variant, set once on the resource: a variant starts from the
+# resource's own hints, so those stay bare (primary key and disposition only).
+TABLE_HINTS: Dict[str, Dict[str, Any]] = {
+    JOB_LOGS_TABLE: {"primary_key": "job_id", "columns": JOB_LOGS_COLUMNS},
+    SECTIONS_TABLE: {"primary_key": ["job_id", "section_index"], "columns": SECTION_COLUMNS},
+    FINDINGS_TABLE: {"primary_key": ["job_id", "finding_index"], "columns": FINDING_COLUMNS},
+}
+
+
+def job_keys(job: TJob) -> Dict[str, Any]:
+    """`job_id`, `project_id` and `pipeline_id` of a job as GitLab lists it (or as kept in state)."""
+    pipeline = job.get("pipeline") or {}
+    return {
+        "job_id": job["id"],
+        "project_id": job.get("project_id") or pipeline.get("project_id"),
+        "pipeline_id": pipeline.get("id") or job.get("pipeline_id"),
+    }
+
+
+def log_row(job: TJob, fetched_at: datetime, reader: Optional[TraceReader]) -> TRow:
+    """The `job_logs` row of one job: its fetched log (`reader`), or None when GitLab has no log (404).
+
+    A missing log is recorded too, so that it is not asked for again.
+    """
+    text = reader.stored.text() if reader is not None and reader.stored is not None else None
+    return {
+        **job_keys(job),
+        "job_name": job.get("name"),
+        "job_status": job.get("status"),
+        "web_url": job.get("web_url"),
+        "finished_at": job.get("finished_at"),
+        "fetched_at": fetched_at,
+        "log_status": "fetched" if reader is not None else "missing",
+        "size_bytes": reader.size_bytes if reader is not None else 0,
+        "stored_bytes": len(text.encode("utf-8")) if text is not None else 0,
+        "line_count": reader.line_count if reader is not None else 0,
+        "truncated": bool(reader is not None and reader.stored and reader.stored.omitted_bytes),
+        "finding_count": reader.scanner.finding_count if reader is not None else 0,
+        "section_count": len(reader.sections.sections) if reader is not None else 0,
+        "log": text,
+    }
+
+
+def trace_rows(job: TJob, reader: TraceReader, fetched_at: datetime) -> Tuple[TRow, List[TRow], List[TRow]]:
+    """The `job_logs` row of one fetched log, its `job_log_sections` rows and its `secret_findings` rows."""
+    keys = job_keys(job)
+    sections = [{**keys, **row} for row in reader.sections.rows()]
+    findings = [
+        {
+            **keys,
+            "finding_index": index,
+            "kind": finding.kind,
+            "line_number": finding.line_number,
+            "preview": finding.preview,
+            "fingerprint": finding.fingerprint,
+            "web_url": job.get("web_url"),
+            "job_name": job.get("name"),
+            "detected_at": fetched_at,
+        }
+        for index, finding in enumerate(reader.scanner.findings)
+    ]
+    return log_row(job, fetched_at, reader), sections, findings
