@@ -11,10 +11,11 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from gitlab.credentials import GitLabCredentials, gitlab_credentials
-from gitlab.cursors import CURSORS_RESOURCE, project_cursors
+from gitlab.cursors import CURSORS_RESOURCE, CursorHolds, project_cursors
 from gitlab.errors import GitLabSourceError
 from gitlab.http import make_session
 from gitlab.job_logs import job_logs
+from gitlab.rate_limit import RequestBudget, api_route, make_budget
 from gitlab.resources import declared_resources
 from gitlab.run_stats import GitLabRunStats
 from gitlab.scope import GitLabScope, TDataItem
@@ -41,6 +42,7 @@ def gitlab_source(
     start_date: str = START_DATE,
     credentials: Optional[GitLabCredentials] = None,
     run_stats: Optional[GitLabRunStats] = None,
+    request_budget: Optional[RequestBudget] = None,
 ) -> List[DltResource]:
     """Loads the groups and projects you name, and everything in them, from GitLab's REST API v4.
 
@@ -48,8 +50,10 @@ def gitlab_source(
     by `since`; jobs and notes are re-read only for pipelines, issues and merge requests that changed.
     Branches, tags, labels, milestones, releases, environments and members are small lists GitLab
     only returns whole, so they are replaced each run and deleted items disappear. A 403 or 404 on
-    one project's endpoint is warned about once and counted in `run_stats`, and that data is skipped.
-    Finished jobs' logs are fetched once each, in parallel, scanned for secrets and stored redacted.
+    one project's endpoint is warned about once and counted in `run_stats`, and that data is skipped;
+    so is an endpoint that still fails after its retries, whose project's cursor then stays put so
+    that the next run reads it again. Finished jobs' logs are fetched once each, in parallel, scanned
+    for secrets and stored redacted. Every request waits for its turn in one request budget.
 
     Args:
         groups (Sequence[str]): Full paths (or ids) of groups to load, e.g. `my-org/platform`.
@@ -61,7 +65,10 @@ def gitlab_source(
         credentials (GitLabCredentials, optional): GitLab's URL and the token (read_api scope). Resolved
             from `[sources.gitlab]` (`access_token` in secrets, or `GITLAB_TOKEN`; `base_url`, default
             https://gitlab.com; `token_type`) when omitted; see `gitlab_credentials`.
-        run_stats (GitLabRunStats, optional): Collects request counts and denied endpoints.
+        run_stats (GitLabRunStats, optional): Collects request counts, denied and failed endpoints.
+        request_budget (RequestBudget, optional): When each request may go, for the REST lists and the
+            job logs alike (see `gitlab.rate_limit`). Made from `[sources.gitlab]` (`requests_per_minute`,
+            `requests_per_hour`, `max_run_minutes`; a preset on gitlab.com) when omitted.
 
     Returns:
         List[DltResource]: `groups`, `projects`, `group_members`, `project_members`, `pipelines`,
@@ -74,8 +81,15 @@ def gitlab_source(
     stats = run_stats or GitLabRunStats()
     connection = credentials or gitlab_credentials()
     auth = GitLabTokenAuth(connection.access_token, connection.token_type)
-    session = make_session(stats)
     url = connection.api_url
+    budget = request_budget or make_budget(url)
+    holds = CursorHolds()
+
+    def skip_failed_part(failed_url: str, reason: str) -> None:
+        stats.record_failed(failed_url, reason)
+        holds.hold_endpoint(api_route(failed_url))
+
+    session = make_session(stats, budget, on_failed=skip_failed_part)
     scope = GitLabScope(
         RESTClient(base_url=url, auth=auth, paginator=GitLabLinkPaginator(), session=session),
         groups,
@@ -96,9 +110,9 @@ def gitlab_source(
             dlt.resource(_deferred(scope.groups), **hints("groups")),
             projects_resource,
             dlt.transformer(project_cursors(start_date), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False),
-            *declared_resources(denied_actions),
+            *declared_resources(denied_actions, holds),
         ],
     }
     resources = rest_api_resources(config)
     jobs = next(resource for resource in resources if resource.name == "jobs")
-    return [*resources, job_logs(jobs, connection, stats=stats.job_logs)]
+    return [*resources, job_logs(jobs, connection, stats=stats.job_logs, budget=budget, holds=holds)]

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 from dlt.sources.rest_api import EndpointResource
 
-from gitlab.cursors import CURSORS_RESOURCE, CursorFilter
+from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, CursorHolds
 from gitlab.tables import cursor_of, hints
 from gitlab.transforms import commit_dates_in_utc, rename_parent_key
 
@@ -41,6 +41,7 @@ def project_list(table: str, path: str, **endpoint: Any) -> EndpointResource:
 def incremental_resource(
     table: str,
     path: str,
+    holds: CursorHolds,
     params: Optional[Dict[str, Any]] = None,
     rows_have_project_id: bool = True,
     **endpoint: Any,
@@ -50,6 +51,7 @@ def incremental_resource(
     Args:
         table (str): Table name, an incremental table of `gitlab.tables`.
         path (str): Endpoint path below `/projects/:id`.
+        holds (CursorHolds): The run's cursor holds: a project whose endpoint failed keeps its cursor.
         params (dict, optional): Further query parameters.
         rows_have_project_id (bool): False when GitLab's rows lack `project_id`, which is then added.
         **endpoint: Further endpoint settings, e.g. `response_actions`.
@@ -63,7 +65,7 @@ def incremental_resource(
     if not rows_have_project_id:
         from_parent["include_from_parent"] = ["id"]
         steps.append({"map": rename_parent_key(f"_{CURSORS_RESOURCE}_id", "project_id")})
-    steps.append({"filter": CursorFilter(table)})
+    steps.append({"filter": CursorFilter(table, path, holds)})
     params = {cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})}
     return resource(
         table, f"{CURSOR_PROJECT}/{path}", endpoint={"params": params, **endpoint}, processing_steps=steps, **from_parent
@@ -83,10 +85,10 @@ def member_resources() -> List[EndpointResource]:
     ]
 
 
-def ci_resources() -> List[EndpointResource]:
+def ci_resources(holds: CursorHolds) -> List[EndpointResource]:
     """`pipelines` (by `updated_after`), their `jobs` (retried too), `environments`, `deployments`."""
     return [
-        incremental_resource("pipelines", "pipelines", NEWEST_LAST),
+        incremental_resource("pipelines", "pipelines", holds, NEWEST_LAST),
         resource(
             "jobs",
             "/projects/{resources.pipelines.project_id}/pipelines/{resources.pipelines.id}/jobs",
@@ -94,14 +96,14 @@ def ci_resources() -> List[EndpointResource]:
             **PER_PARENT,
         ),
         project_list("environments", "environments"),
-        incremental_resource("deployments", "deployments", NEWEST_LAST, rows_have_project_id=False),
+        incremental_resource("deployments", "deployments", holds, NEWEST_LAST, rows_have_project_id=False),
     ]
 
 
-def issue_resources() -> List[EndpointResource]:
+def issue_resources(holds: CursorHolds) -> List[EndpointResource]:
     """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
     return [
-        incremental_resource("issues", "issues", {"scope": "all", "state": "all", **NEWEST_LAST}),
+        incremental_resource("issues", "issues", holds, {"scope": "all", "state": "all", **NEWEST_LAST}),
         resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes", **PER_PARENT),
         resource("milestones", f"{PROJECT}/milestones"),
         # group labels would repeat once per project; they are not this table's rows
@@ -109,10 +111,12 @@ def issue_resources() -> List[EndpointResource]:
     ]
 
 
-def merge_request_resources() -> List[EndpointResource]:
+def merge_request_resources(holds: CursorHolds) -> List[EndpointResource]:
     """`merge_requests` (by `updated_after`) with their `merge_request_notes`."""
     return [
-        incremental_resource("merge_requests", "merge_requests", {"scope": "all", "state": "all", **NEWEST_LAST}),
+        incremental_resource(
+            "merge_requests", "merge_requests", holds, {"scope": "all", "state": "all", **NEWEST_LAST}
+        ),
         resource(
             "merge_request_notes",
             "/projects/{resources.merge_requests.project_id}/merge_requests/{resources.merge_requests.iid}/notes",
@@ -121,12 +125,13 @@ def merge_request_resources() -> List[EndpointResource]:
     ]
 
 
-def repository_resources(denied_actions: List[TResponseAction]) -> List[EndpointResource]:
+def repository_resources(denied_actions: List[TResponseAction], holds: CursorHolds) -> List[EndpointResource]:
     """`commits` (by `since`), `branches`, `tags` and `releases`."""
     return [
         incremental_resource(
             "commits",
             "repository/commits",
+            holds,
             rows_have_project_id=False,
             response_actions=[*denied_actions, {"status_code": 200, "action": commit_dates_in_utc}],
         ),
@@ -136,12 +141,20 @@ def repository_resources(denied_actions: List[TResponseAction]) -> List[Endpoint
     ]
 
 
-def declared_resources(denied_actions: List[TResponseAction]) -> List[EndpointResource]:
-    """All declarative resources, children of `groups`, `projects` and `project_cursors`."""
+def declared_resources(denied_actions: List[TResponseAction], holds: CursorHolds) -> List[EndpointResource]:
+    """All declarative resources, children of `groups`, `projects` and `project_cursors`.
+
+    Args:
+        denied_actions (list): Response actions that skip a project's endpoint the token may not read.
+        holds (CursorHolds): Where the run holds the cursors of projects whose endpoints failed.
+
+    Returns:
+        List[EndpointResource]: The declarations, for dlt's rest_api.
+    """
     return [
         *member_resources(),
-        *ci_resources(),
-        *issue_resources(),
-        *merge_request_resources(),
-        *repository_resources(denied_actions),
+        *ci_resources(holds),
+        *issue_resources(holds),
+        *merge_request_resources(holds),
+        *repository_resources(denied_actions, holds),
     ]
