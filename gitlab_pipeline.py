@@ -39,7 +39,9 @@ EXIT_CODES_HELP = (
     " on the next run); 1 failed, nothing of this run was loaded; 130 interrupted (one line says what was kept)"
 )
 INTERRUPTED_KEPT = "interrupted: the data this run extracted is kept, and the next run loads it first"
-INTERRUPTED_NOTHING_KEPT = "interrupted: nothing of this run was kept; the next run starts where the last finished run ended"
+INTERRUPTED_NOTHING_KEPT = (
+    "interrupted: nothing of this run was kept; the next run starts where the last finished run ended"
+)
 
 logger = logging.getLogger("gitlab_pipeline")
 

@@ -85,6 +85,7 @@ GITLAB_COM_LIMITS = RequestLimits(
     ),
 )
 GITLAB_COM_PRESET = GITLAB_COM_LIMITS.with_headroom(RATE_LIMIT_HEADROOM)
+NO_CAPS = RequestLimits()
 
 
 @configspec
@@ -123,7 +124,7 @@ def make_budget(api_url: str, config: Optional[RequestBudgetConfiguration] = Non
     if config is None:
         config = resolve_configuration(RequestBudgetConfiguration(), sections=("sources", "gitlab"))
     on_gitlab_com = (urlsplit(api_url).hostname or "").lower() in GITLAB_COM_HOSTS
-    preset = GITLAB_COM_PRESET if on_gitlab_com else RequestLimits()
+    preset = GITLAB_COM_PRESET if on_gitlab_com else NO_CAPS
     for name in ("requests_per_minute", "requests_per_hour", "max_run_minutes"):
         value = getattr(config, name)
         if value is not None and value < 0:
@@ -153,7 +154,7 @@ class RequestBudget:
 
     def __init__(
         self,
-        limits: RequestLimits = RequestLimits(),
+        limits: RequestLimits = NO_CAPS,
         max_run_minutes: Optional[float] = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,

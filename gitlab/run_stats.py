@@ -74,7 +74,7 @@ class GitLabRunStats:
         return bool(self.failed or self.job_logs.failed or self.job_logs.given_up)
 
     def record_failed(self, url: str, reason: str) -> None:
-        """Counts an endpoint of a project (or a group's members) that still failed after its retries; warns once per owner."""
+        """Counts an endpoint of a project (or group) that still failed after its retries; warns once per owner."""
         route = api_route(url)
         match = _OWNER_AND_ENDPOINT.match(route)
         if match:

@@ -7,4 +7,4 @@ from gitlab_emulator.model import World
 from gitlab_emulator.seed import seed_tiny_world, seed_world
 from gitlab_emulator.server import RequestRecord
 
-__all__ = ["GitLabEmulator", "PlantedSecret", "RequestRecord", "TOKENS", "World", "seed_tiny_world", "seed_world"]
+__all__ = ["TOKENS", "GitLabEmulator", "PlantedSecret", "RequestRecord", "World", "seed_tiny_world", "seed_world"]

@@ -25,7 +25,9 @@ def _route_limit(text: str) -> tuple[str, int, float]:
     """Parses "REGEX=N/SECONDS" (e.g. "/members$=200/60") into (path_regex, max_requests, window_seconds)."""
     pattern, _, limit = text.rpartition("=")
     if not pattern:
-        raise argparse.ArgumentTypeError(f"--route-limit takes REGEX=N/SECONDS such as '/members$=200/60', got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--route-limit takes REGEX=N/SECONDS such as '/members$=200/60', got {text!r}"
+        )
     return (pattern, *_rate_limit(limit))
 
 

@@ -1,8 +1,9 @@
 """The `job_logs` transformer: each finished job's log fetched once with aiohttp, scanned and redacted as it streams.
 
-The package: `config` (tunables), `fetcher` (the aiohttp fetch loop), `retry` (retry policy), `reader` (a streamed log → text, sections, findings), `rows` (the three tables' rows and hints),
-`state` (what is kept between runs), `sections`, `detectors`, `scanner`, `redaction`, `fingerprints`
-(secret detection), and `erase` (erasing leaky jobs in GitLab).
+The package: `config` (tunables), `fetcher` (the aiohttp fetch loop), `retry` (retry policy), `reader` (a
+streamed log → text, sections, findings), `rows` (the three tables' rows and hints), `state` (what is kept
+between runs), `sections`, `detectors`, `scanner`, `redaction`, `fingerprints` (secret detection), and `erase`
+(erasing leaky jobs in GitLab).
 
 See https://docs.gitlab.com/api/jobs/#get-a-log-file
 """

@@ -11,6 +11,7 @@ from gitlab.errors import GitLabSourceError
 from gitlab.rate_limit import (
     GITLAB_COM_LIMITS,
     GITLAB_COM_PRESET,
+    NO_CAPS,
     RequestBudget,
     RequestBudgetConfiguration,
     RequestLimits,
@@ -38,7 +39,7 @@ class SimulatedClock:
         self.now += seconds
 
 
-def simulated_budget(clock: SimulatedClock, limits: RequestLimits = RequestLimits(),
+def simulated_budget(clock: SimulatedClock, limits: RequestLimits = NO_CAPS,
                      max_run_minutes: Optional[float] = None) -> RequestBudget:
     return RequestBudget(limits, max_run_minutes, clock=clock, wall=clock.wall, sleep=clock.sleep)
 
@@ -65,8 +66,10 @@ def most_in_any_window(times: List[float], seconds: float) -> int:
 def test_the_gitlab_com_preset_stays_inside_its_documented_limits_with_headroom():
     clock = SimulatedClock()
     budget = simulated_budget(clock, GITLAB_COM_PRESET)
-    one_group = (["/groups", "/groups/7", "/groups/7/projects"] + ["/projects/3", "/projects/3/members"] * 5
-                 + ["/projects/3/jobs"] * 20 + ["/projects/3/pipelines/5/jobs"] * 20 + ["/projects/3/jobs/9/trace"] * 100)
+    one_group = [
+        "/groups", "/groups/7", "/groups/7/projects", *["/projects/3", "/projects/3/members"] * 5,
+        *["/projects/3/jobs", "/projects/3/pipelines/5/jobs"] * 20, *["/projects/3/jobs/9/trace"] * 100,
+    ]
     sent: List[Tuple[float, str]] = []
     for number in range(10_000):
         send(budget, clock, one_group[number % len(one_group)], sent=sent)

@@ -51,7 +51,8 @@ def test_resources_have_the_table_lists_names_dispositions_and_keys():
 
 
 def test_every_parent_reference_resolves_to_a_resource():
-    names = {entry["name"] for entry in declared_resources([], CursorHolds())} | {"groups", "projects", "project_cursors"}
+    declared = declared_resources([], CursorHolds())
+    names = {entry["name"] for entry in declared} | {"groups", "projects", "project_cursors"}
     for entry in declared_resources([], CursorHolds()):
         for parent in re.findall(r"\{resources\.(\w+)\.\w+\}", entry["endpoint"]["path"]):
             assert parent in names, (entry["name"], parent)
