@@ -35,8 +35,9 @@ ERASE_COMMAND = "erase-leaky-jobs"
 PROGRESS_LOG_PERIOD_SECONDS = 10.0
 EXIT_LOADED, EXIT_FAILED, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES_HELP = (
-    "exit codes: 0 everything loaded; 2 loaded, but some parts were skipped (named in the summary, read again"
-    " on the next run); 1 failed, nothing of this run was loaded; 130 interrupted (one line says what was kept)"
+    "exit codes: 0 everything loaded; 2 loaded, but parts GitLab kept failing on were skipped (named in the summary,"
+    " read again on the next run); 1 failed, nothing of this run was loaded; 130 interrupted (one line says what"
+    " was kept)"
 )
 INTERRUPTED_KEPT = "interrupted: the data this run extracted is kept, and the next run loads it first"
 INTERRUPTED_NOTHING_KEPT = (
@@ -47,11 +48,10 @@ logger = logging.getLogger("gitlab_pipeline")
 
 
 class RunInterrupted(Exception):
-    """Ctrl-C ended the run; `line` says whether its data is kept for the next run."""
+    """Ctrl-C ended the run; the message says whether its data is kept for the next run."""
 
     def __init__(self, kept: bool) -> None:
         super().__init__(INTERRUPTED_KEPT if kept else INTERRUPTED_NOTHING_KEPT)
-        self.line = str(self)
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -325,7 +325,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with ExitStack() as stack:
             return run(args, stack)
     except RunInterrupted as stop:
-        print(stop.line, file=sys.stderr)
+        print(stop, file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print(INTERRUPTED_NOTHING_KEPT, file=sys.stderr)

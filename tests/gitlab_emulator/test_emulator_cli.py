@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_standalone_server_prints_url_and_stops_on_sigterm() -> None:
     command = [sys.executable, "-m", "gitlab_emulator", "--port", "0", "--latency-ms", "5", "--jobs", "400",
-               "--rate-limit", "100/60", "--max-concurrency", "4"]
+               "--rate-limit", "100/60", "--route-limit", "/members$=1/60", "--max-concurrency", "4"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -27,6 +27,9 @@ def test_standalone_server_prints_url_and_stops_on_sigterm() -> None:
                                 headers={"PRIVATE-TOKEN": TOKENS["maintainer"]}, timeout=10)
         assert response.status_code == 200 and response.headers["RateLimit-Limit"] == "100"
         assert len(response.json()) == 4
+        members = [requests.get(f"{base}/api/v4/groups/acme/members", headers={"PRIVATE-TOKEN": TOKENS["maintainer"]},
+                                timeout=10).status_code for _ in range(2)]
+        assert members == [200, 429]
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
