@@ -8,6 +8,7 @@ in `gitlab.project_folder`.
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from contextlib import ExitStack
@@ -21,6 +22,10 @@ from dlt.pipeline.pipeline import Pipeline
 from gitlab import gitlab_source
 from gitlab.cli_args import (
     ERASE_COMMAND,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOADED,
+    EXIT_SKIPPED,
     dataset_name,
     parse_args,
     parse_erase_args,
@@ -29,12 +34,13 @@ from gitlab.cli_args import (
 )
 from gitlab.credentials import GitLabCredentials, gitlab_credentials, loaded_from, same_gitlab
 from gitlab.destinations import make_destination
-from gitlab.errors import GitLabSourceError, describe_failure
+from gitlab.errors import GitLabSourceError, describe_failure, interrupted
 from gitlab.job_logs.erase import erase_leaky_jobs, leaky_jobs
 from gitlab.job_logs.fingerprints import save_new_fingerprint_key
 from gitlab.job_logs.rows import JOB_LOGS_TABLE
 from gitlab.progress import GitLabProgress
 from gitlab.project_folder import ExportedSchemas, pipelines_dir, show_command
+from gitlab.rate_limit import RequestBudget, make_budget
 from gitlab.run_stats import GitLabRunStats
 from gitlab.settings import DEMO_PIPELINE_NAME, PIPELINE_NAME
 
@@ -43,8 +49,19 @@ DEMO_GROUP = "acme"
 DEMO_FINGERPRINT_KEY = "gitlab-dlt-demo"  # the emulator's secrets are made up: no key to keep for them
 PROGRESS_SECONDS = 10.0  # between two progress lines when not on a terminal
 FINGERPRINT_KEY = "sources.gitlab.fingerprint_key"
+INTERRUPTED_KEPT = "interrupted: the data this run extracted is kept, and the next run loads it first"
+INTERRUPTED_NOTHING_KEPT = (
+    "interrupted: nothing of this run was kept; the next run starts where the last finished run ended"
+)
 
 logger = logging.getLogger("gitlab_pipeline")
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C ended the run; the message says whether its data is kept for the next run."""
+
+    def __init__(self, kept: bool) -> None:
+        super().__init__(INTERRUPTED_KEPT if kept else INTERRUPTED_NOTHING_KEPT)
 
 
 def open_pipeline(args: argparse.Namespace, **options: Any) -> Pipeline:
@@ -127,7 +144,7 @@ def data_location(pipeline: Pipeline) -> str:
     return f"{pipeline.destination.destination_name} {host}/{database}, schema {pipeline.dataset_name}"
 
 
-def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> List[str]:
+def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, budget: RequestBudget, seconds: float) -> List[str]:
     normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
     row_counts = normalized.row_counts if normalized else {}
     tables = {name: count for name, count in sorted(row_counts.items()) if not name.startswith("_dlt")}
@@ -140,9 +157,16 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, seconds: float) -> 
     if nested:
         lines.append(f"  and {sum(nested.values())} rows of nested lists in {len(nested)} child tables")
     lines += stats.job_logs.summary_lines()
+    rate_limit = budget.summary_line()
+    if rate_limit:
+        lines.append(rate_limit)
     if stats.denied:
         lines.append(f"Skipped, the token may not read them ({len(stats.denied)} project(s)):")
         lines += [f"  {line}" for line in stats.denied_summary()]
+    if stats.failed:
+        failed = stats.failed_summary()
+        lines.append(f"Skipped, GitLab kept failing after the retries; read again on the next run ({len(failed)}):")
+        lines += [f"  {line}" for line in failed]
     lines.append(f"Data: {data_location(pipeline)}")
     lines.append(f"Look at it: {show_command(pipeline.pipeline_name)}")
     return lines
@@ -162,6 +186,32 @@ def start_afresh(pipeline: Pipeline) -> Pipeline:
     return pipeline.drop()
 
 
+def finish_pending_load(pipeline: Pipeline) -> None:
+    """Loads what an interrupted run left pending, so that this run then extracts and loads its own data.
+
+    dlt's `run` would load the pending packages and stop there, leaving this run's data for yet another
+    run. A package killed while load jobs were under way is dropped instead, with the state restored to
+    before it, and its data extracted again by this run: dlt would run those jobs again, and one that had
+    already written its rows would write them twice.
+    """
+    if not pipeline.has_pending_data:
+        return
+    normalized = pipeline.list_normalized_load_packages()
+    cut_short = [load_id for load_id in normalized if pipeline.get_load_package_info(load_id).jobs["started_jobs"]]
+    if cut_short:
+        pipeline.abort_packages()
+        print(
+            f"Dropped load package(s) {', '.join(cut_short)} that a killed run left half-loaded;"
+            " this run extracts their data again"
+        )
+        return
+    pending = [*pipeline.list_extracted_load_packages(), *normalized]
+    if pipeline.list_extracted_load_packages():
+        pipeline.normalize()
+    pipeline.load().raise_on_failed_jobs()
+    print(f"Loaded what an interrupted run left pending: load package(s) {', '.join(sorted(pending))}")
+
+
 def abort_pending_packages(pipeline: Pipeline) -> None:
     """After a failed run, drops what it left pending and restores the state from before it.
 
@@ -173,6 +223,19 @@ def abort_pending_packages(pipeline: Pipeline) -> None:
             pipeline.abort_packages()
     except Exception:  # the original failure is what the user must see
         logger.debug("could not abort the pending packages", exc_info=True)
+
+
+def close_on_ctrl_c(budget: RequestBudget, stack: ExitStack) -> None:
+    """On Ctrl-C, first ends the waits for the request budget: dlt's extract then winds down its threads."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # Ctrl-C is ignored, or handled by whoever called us
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        budget.close()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    stack.callback(signal.signal, signal.SIGINT, signal.default_int_handler)
 
 
 def run(args: argparse.Namespace, stack: ExitStack) -> int:
@@ -191,7 +254,11 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         print(f"Demo: GitLab emulator at {emulator.base_url}, loading group(s) {', '.join(kwargs['groups'])}")
     ensure_fingerprint_key(args, resources)
     stats = GitLabRunStats()
-    source = gitlab_source(credentials=gitlab_credentials(**connection), run_stats=stats, **kwargs)
+    credentials = gitlab_credentials(**connection)
+    budget = make_budget(credentials.api_url)
+    stack.callback(budget.close)  # a request still waiting for its turn must not keep the process alive
+    close_on_ctrl_c(budget, stack)
+    source = gitlab_source(credentials=credentials, run_stats=stats, request_budget=budget, **kwargs)
     if resources is not None:
         source = source.with_resources(*resources)
     export_dir = Path(dlt.config.get("gitlab_pipeline.export_schema_path", str) or SCHEMAS_DIR / "export")
@@ -206,17 +273,22 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         pipeline = start_afresh(pipeline)
     started = time.monotonic()
     try:
+        finish_pending_load(pipeline)
         load_info = pipeline.run(  # dlt takes None, though its annotation leaves None out
             source, schema_contract=cast(TSchemaContract, schema_contract)
         )
         load_info.raise_on_failed_jobs()
-    except Exception:
+    except BaseException as exc:
+        if interrupted(exc) and pipeline.has_pending_data:  # dlt resumes a package from where it stopped
+            raise RunInterrupted(kept=True) from exc
         abort_pending_packages(pipeline)
         exported.restore()
+        if interrupted(exc):
+            raise RunInterrupted(kept=False) from exc
         raise
     exported.keep_unchanged()
-    print("\n".join(summary_lines(pipeline, stats, time.monotonic() - started)))
-    return 0
+    print("\n".join(summary_lines(pipeline, stats, budget, time.monotonic() - started)))
+    return EXIT_SKIPPED if stats.skipped else EXIT_LOADED
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -224,19 +296,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     erasing = argv[:1] == [ERASE_COMMAND]
     args = parse_erase_args(argv[1:]) if erasing else parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s: %(message)s")
+    logging.getLogger("gitlab.rate_limit").setLevel(logging.INFO)  # its lines say why the run waits
     try:
         if erasing:
             return erase(args)
         with ExitStack() as stack:
             return run(args, stack)
+    except RunInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(INTERRUPTED_NOTHING_KEPT, file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the CLI's contract: one line, non-zero exit
         if args.debug:
             logger.exception("run failed")
         print(f"error: {describe_failure(exc)}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -3,20 +3,22 @@
 See https://docs.gitlab.com/api/rest/ for the REST API v4 it reads.
 """
 
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Annotated, Callable, Iterator, List, Optional, Sequence
 
 import dlt
+from dlt.common.configuration.specs.base_configuration import NotResolved
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from dlt.sources.rest_api.typing import ResponseAction
 
 from gitlab.credentials import GitLabCredentials, claim_dataset, gitlab_credentials
-from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, first_load_start, project_cursors
+from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, CursorHolds, first_load_start, project_cursors
 from gitlab.errors import GitLabSourceError
 from gitlab.http import make_session
 from gitlab.job_listing import GitLabJobLister
 from gitlab.job_logs import job_logs
+from gitlab.rate_limit import RequestBudget, api_route, make_budget
 from gitlab.resources import declared_resources
 from gitlab.run_stats import GitLabRunStats
 from gitlab.scope import GitLabScope, TDataItem
@@ -42,8 +44,10 @@ def gitlab_source(
     include_subgroups: bool = True,
     include_archived: bool = False,
     start_date: str = START_DATE,
-    credentials: Optional[GitLabCredentials] = None,
+    # not resolved by dlt's injection, which would look under [sources.gitlab.credentials]: see gitlab_credentials
+    credentials: Annotated[Optional[GitLabCredentials], NotResolved()] = None,
     run_stats: Optional[GitLabRunStats] = None,
+    request_budget: Optional[RequestBudget] = None,
 ) -> List[DltResource]:
     """Loads the groups and projects you name, and everything in them, from GitLab's REST API v4.
 
@@ -65,6 +69,9 @@ def gitlab_source(
             from `[sources.gitlab]` (`access_token` in secrets, or `GITLAB_TOKEN`; `base_url`, default
             https://gitlab.com; `token_type`) when omitted; see `gitlab_credentials`.
         run_stats (GitLabRunStats, optional): Collects request counts and denied endpoints.
+        request_budget (RequestBudget, optional): When each request may go, for the REST lists and the
+            job logs alike (see `gitlab.rate_limit`). Made from `[sources.gitlab]` (`requests_per_minute`,
+            `requests_per_hour`, `max_run_minutes`; a preset on gitlab.com) when omitted.
 
     Returns:
         List[DltResource]: `groups`, `projects`, `group_members`, `project_members`, `pipelines`,
@@ -77,9 +84,16 @@ def gitlab_source(
     stats = run_stats or GitLabRunStats()
     connection = credentials or gitlab_credentials()
     auth = GitLabTokenAuth(connection.access_token, connection.token_type)
-    session = make_session(stats)
     url = connection.api_url
     start = first_load_start(start_date)
+    budget = request_budget or make_budget(url)
+    holds = CursorHolds()
+
+    def skip_failed_part(failed_url: str, reason: str) -> None:
+        stats.record_failed(failed_url, reason)
+        holds.hold_endpoint(api_route(failed_url))
+
+    session = make_session(stats, budget, on_failed=skip_failed_part)
     client = RESTClient(base_url=url, auth=auth, paginator=GitLabLinkPaginator(), session=session)
     scope = GitLabScope(
         client,
@@ -93,7 +107,8 @@ def gitlab_source(
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
     projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
-    pipelines_filter = CursorFilter("pipelines")
+    pipelines_filter = CursorFilter("pipelines", "pipelines", holds)
+    holds.register("jobs", pipelines_filter)  # a first load lists the project's jobs for its pipelines
     config: RESTAPIConfig = {
         "client": {"base_url": url, "auth": auth, "paginator": GitLabLinkPaginator(), "session": session},
         # every list is independent of the others once its parents are known: dlt's `[extract] workers` run them at once
@@ -110,7 +125,7 @@ def gitlab_source(
                 name=CURSORS_RESOURCE,
                 selected=False,
             ),
-            *declared_resources(denied_actions, pipelines_filter),
+            *declared_resources(denied_actions, holds, pipelines_filter),
         ],
     }
     resources = rest_api_resources(config)
@@ -125,4 +140,4 @@ def gitlab_source(
     for resource in tables:
         if resource.name in TABLE:  # the tables, not the internal cursors
             resource.add_map(drop_untyped_nulls(resource.name))
-    return [*tables, job_logs(jobs, connection, stats=stats.job_logs)]
+    return [*tables, job_logs(jobs, connection, stats=stats.job_logs, budget=budget, holds=holds)]

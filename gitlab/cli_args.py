@@ -32,6 +32,14 @@ SETTINGS_HELP = (
 )
 
 
+EXIT_LOADED, EXIT_FAILED, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES_HELP = (
+    "Exit codes: 0 everything loaded; 2 loaded, but parts GitLab kept failing on were skipped (named in the summary,"
+    " read again on the next run); 1 failed, nothing of this run was loaded; 130 interrupted (one line says what"
+    " was kept)."
+)
+
+
 def _epilog(*paragraphs: str) -> str:
     return "\n\n".join(textwrap.fill(paragraph, width=EPILOG_WIDTH, break_on_hyphens=False) for paragraph in paragraphs)
 
@@ -55,6 +63,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
             SETTINGS_HELP,
             f"Subcommand: {ERASE_COMMAND} lists the jobs whose logs leaked secrets (a dry run) and, with --yes, erases"
             f" their logs in GitLab; see %(prog)s {ERASE_COMMAND} --help.",
+            EXIT_CODES_HELP,
         ),
     )
     parser.add_argument(

@@ -8,6 +8,7 @@ import tomlkit
 import tomlkit.exceptions
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.configuration.providers.toml import TomlProviderReadException
+from dlt.common.exceptions import SignalReceivedException
 from dlt.common.schema.exceptions import DataValidationError
 from requests import ConnectionError as RequestsConnectionError
 from requests import HTTPError, Response, Timeout
@@ -36,8 +37,6 @@ def http_error_message(response: Response, what: str) -> str:
         return f"GitLab answered 403 Forbidden on {url}: the token may not read {what}"
     if status == 404:
         return f"GitLab has no {what} at {url} (or the token cannot see it)"
-    if status == 429:
-        return f"GitLab kept answering 429 Too Many Requests on {url}: retry later or lower the request rate"
     return f"GitLab answered {status} {response.reason} on {url} while fetching {what}"
 
 
@@ -105,6 +104,11 @@ def describe_failure(exc: BaseException) -> str:
             return f"cannot reach {where}: check --base-url and the network ({type(cause).__name__})"
     root = list(_causes(exc))[-1]
     return f"{type(root).__name__}: {_first_line(root)}"
+
+
+def interrupted(exc: BaseException) -> bool:
+    """True when `exc` comes from Ctrl-C (or SIGTERM), as such or as dlt's step failure around it."""
+    return any(isinstance(cause, (KeyboardInterrupt, SignalReceivedException)) for cause in _causes(exc))
 
 
 def _first_line(error: BaseException) -> str:

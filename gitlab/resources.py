@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 from dlt.sources.rest_api import EndpointResource
 from dlt.sources.rest_api.typing import Endpoint, ProcessingSteps, ResponseAction
 
-from gitlab.cursors import CURSORS_RESOURCE, CursorFilter
+from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, CursorHolds
 from gitlab.tables import cursor_of, hints
 from gitlab.transforms import commit_dates_in_utc, rename_parent_key
 
@@ -61,6 +61,7 @@ def resource(
 def incremental_resource(
     table: str,
     path: str,
+    holds: CursorHolds,
     params: Optional[Dict[str, Any]] = None,
     rows_have_project_id: bool = True,
     response_actions: Optional[List[ResponseAction]] = None,
@@ -71,6 +72,7 @@ def incremental_resource(
     Args:
         table (str): Table name, an incremental table of `gitlab.tables`.
         path (str): Endpoint path below `/projects/:id`.
+        holds (CursorHolds): The run's cursor holds: a project whose endpoint failed keeps its cursor.
         params (dict, optional): Further query parameters.
         rows_have_project_id (bool): False when GitLab's rows lack `project_id`, which is then added.
         response_actions (list, optional): Replaces the default response actions.
@@ -85,7 +87,7 @@ def incremental_resource(
         f"{CURSOR_PROJECT}/{path}",
         params={cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})},
         key_from_parent=None if rows_have_project_id else "project_id",
-        steps=[{"filter": cursor_filter or CursorFilter(table)}],
+        steps=[{"filter": cursor_filter or CursorFilter(table, path, holds)}],
         response_actions=response_actions,
     )
 
@@ -98,19 +100,19 @@ def member_resources() -> List[EndpointResource]:
     ]
 
 
-def ci_resources(pipelines_filter: CursorFilter) -> List[EndpointResource]:
+def ci_resources(holds: CursorHolds, pipelines_filter: CursorFilter) -> List[EndpointResource]:
     """`pipelines` (by `updated_after`), `environments`, `deployments`; `jobs` are in `gitlab.job_listing`."""
     return [
-        incremental_resource("pipelines", "pipelines", NEWEST_LAST, cursor_filter=pipelines_filter),
+        incremental_resource("pipelines", "pipelines", holds, NEWEST_LAST, cursor_filter=pipelines_filter),
         resource("environments", f"{PROJECT}/environments", key_from_parent="project_id"),
-        incremental_resource("deployments", "deployments", NEWEST_LAST, rows_have_project_id=False),
+        incremental_resource("deployments", "deployments", holds, NEWEST_LAST, rows_have_project_id=False),
     ]
 
 
-def issue_resources() -> List[EndpointResource]:
+def issue_resources(holds: CursorHolds) -> List[EndpointResource]:
     """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
     return [
-        incremental_resource("issues", "issues", {"scope": "all", "state": "all", **NEWEST_LAST}),
+        incremental_resource("issues", "issues", holds, {"scope": "all", "state": "all", **NEWEST_LAST}),
         resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes"),
         resource("milestones", f"{PROJECT}/milestones"),
         # group labels would repeat once per project; they are not this table's rows
@@ -120,10 +122,12 @@ def issue_resources() -> List[EndpointResource]:
     ]
 
 
-def merge_request_resources() -> List[EndpointResource]:
+def merge_request_resources(holds: CursorHolds) -> List[EndpointResource]:
     """`merge_requests` (by `updated_after`) with their `merge_request_notes`."""
     return [
-        incremental_resource("merge_requests", "merge_requests", {"scope": "all", "state": "all", **NEWEST_LAST}),
+        incremental_resource(
+            "merge_requests", "merge_requests", holds, {"scope": "all", "state": "all", **NEWEST_LAST}
+        ),
         resource(
             "merge_request_notes",
             "/projects/{resources.merge_requests.project_id}/merge_requests/{resources.merge_requests.iid}/notes",
@@ -131,12 +135,13 @@ def merge_request_resources() -> List[EndpointResource]:
     ]
 
 
-def repository_resources(denied_actions: List[ResponseAction]) -> List[EndpointResource]:
+def repository_resources(denied_actions: List[ResponseAction], holds: CursorHolds) -> List[EndpointResource]:
     """`commits` (by `since`), `branches`, `tags` and `releases`."""
     return [
         incremental_resource(
             "commits",
             "repository/commits",
+            holds,
             rows_have_project_id=False,
             response_actions=[*denied_actions, {"status_code": 200, "action": commit_dates_in_utc}],
         ),
@@ -147,16 +152,23 @@ def repository_resources(denied_actions: List[ResponseAction]) -> List[EndpointR
 
 
 def declared_resources(
-    denied_actions: List[ResponseAction], pipelines_filter: Optional[CursorFilter] = None
+    denied_actions: List[ResponseAction], holds: CursorHolds, pipelines_filter: CursorFilter
 ) -> List[EndpointResource]:
     """All declarative resources, children of `groups`, `projects` and `project_cursors`.
 
-    `pipelines_filter` is the `pipelines` cursor filter, when `jobs` (`gitlab.job_listing`) asks it about the run.
+    Args:
+        denied_actions (list): Response actions that skip a project's endpoint the token may not read.
+        holds (CursorHolds): Where the run holds the cursors of projects whose endpoints failed.
+        pipelines_filter (CursorFilter): The `pipelines` cursor filter, which `jobs` (`gitlab.job_listing`)
+            asks whether a project loads for the first time.
+
+    Returns:
+        List[EndpointResource]: The declarations, for dlt's rest_api.
     """
     return [
         *member_resources(),
-        *ci_resources(pipelines_filter or CursorFilter("pipelines")),
-        *issue_resources(),
-        *merge_request_resources(),
-        *repository_resources(denied_actions),
+        *ci_resources(holds, pipelines_filter),
+        *issue_resources(holds),
+        *merge_request_resources(holds),
+        *repository_resources(denied_actions, holds),
     ]

@@ -1,19 +1,22 @@
-"""What one run did, for the CLI's summary: requests sent, endpoints denied, job logs fetched and failed."""
+"""What one run did, for the CLI's summary: requests sent, endpoints denied or failing, job logs fetched and failed."""
 
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Set
+from typing import Dict, List, Set, Tuple
 
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests import Response
 
 from gitlab.errors import strip_query
+from gitlab.rate_limit import api_route, route_template
 from gitlab.settings import API_PREFIX, TRACE_PENDING_MAX_RUNS
 
 logger = logging.getLogger(__name__)
 
 _PROJECT_IN_PATH = re.compile(r"/projects/([^/]+)")
+_OWNER_AND_ENDPOINT = re.compile(r"^/(project|group)s/([^/]+)/(.+)$")
 
 
 @dataclass
@@ -61,7 +64,44 @@ class GitLabRunStats:
 
     requests: int = 0
     denied: Dict[str, Set[str]] = field(default_factory=dict)
+    failed: List[Tuple[str, str, str]] = field(default_factory=list)
+    """(owner, endpoint, reason) of each request that still failed after its retries, e.g.
+    ("project 12", "issues/:id/notes", "HTTP 503 Service Unavailable"); appended from several threads."""
     job_logs: JobLogStats = field(default_factory=JobLogStats)
+
+    @property
+    def skipped(self) -> bool:
+        """True when something of this run was not read and waits for the next run."""
+        return bool(self.failed or self.job_logs.failed or self.job_logs.given_up)
+
+    def record_failed(self, url: str, reason: str) -> None:
+        """Counts an endpoint of a project (or group) that still failed after its retries; warns once per owner."""
+        route = api_route(url)
+        match = _OWNER_AND_ENDPOINT.match(route)
+        if match:
+            owner, endpoint = f"{match.group(1)} {match.group(2)}", route_template(f"/{match.group(3)}")[1:]
+        else:
+            owner, endpoint = "GitLab", route_template(route)
+        if not any(failure[0] == owner for failure in self.failed):
+            logger.warning(
+                "GitLab kept failing on %s (%s) after the retries: this and any other failing endpoint of %s"
+                " are skipped in this run, listed in the summary and read again on the next run",
+                route, reason, owner,
+            )
+        self.failed.append((owner, endpoint, reason))
+
+    def failed_summary(self) -> List[str]:
+        """One line per project (or group) some endpoint of which still failed: the endpoints, how often, why."""
+        lines = []
+        for owner in sorted({failure[0] for failure in self.failed}):
+            mine = [failure for failure in self.failed if failure[0] == owner]
+            counts = Counter(endpoint for _, endpoint, _ in mine)
+            endpoints = ", ".join(
+                f"{endpoint} ({count}x)" if count > 1 else endpoint for endpoint, count in sorted(counts.items())
+            )
+            reasons = ", ".join(sorted({reason for _, _, reason in mine}))
+            lines.append(f"{owner}: {endpoints}; {reasons}")
+        return lines
 
     def record_denied(self, response: Response) -> None:
         """Counts a 403/404 on a project's endpoint, warns once per project, then skips the page.

@@ -4,7 +4,7 @@ from gitlab_emulator.auth import TOKENS
 from gitlab_emulator.emulator import GitLabEmulator
 from gitlab_emulator.leaks import PlantedSecret
 from gitlab_emulator.model import World
-from gitlab_emulator.seed import seed_world
+from gitlab_emulator.seed import seed_tiny_world, seed_world
 from gitlab_emulator.server import RequestRecord
 
-__all__ = ["GitLabEmulator", "PlantedSecret", "RequestRecord", "TOKENS", "World", "seed_world"]
+__all__ = ["TOKENS", "GitLabEmulator", "PlantedSecret", "RequestRecord", "World", "seed_tiny_world", "seed_world"]

@@ -15,7 +15,7 @@ from types import FrameType
 
 from gitlab_emulator.emulator import GitLabEmulator
 from gitlab_emulator.handlers import route_of
-from gitlab_emulator.seed import seed_world
+from gitlab_emulator.seed import seed_tiny_world, seed_world
 
 
 def _rate_limit(text: str) -> tuple[int, float]:
@@ -27,6 +27,16 @@ def _rate_limit(text: str) -> tuple[int, float]:
         raise argparse.ArgumentTypeError(f"--rate-limit takes N/SECONDS such as 600/60, got {text!r}") from None
 
 
+def _route_limit(text: str) -> tuple[str, int, float]:
+    """Parses "REGEX=N/SECONDS" (e.g. "/members$=200/60") into (path_regex, max_requests, window_seconds)."""
+    pattern, _, limit = text.rpartition("=")
+    if not pattern:
+        raise argparse.ArgumentTypeError(
+            f"--route-limit takes REGEX=N/SECONDS such as '/members$=200/60', got {text!r}"
+        )
+    return (pattern, *_rate_limit(limit))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the standalone emulator."""
     parser = argparse.ArgumentParser(prog="python -m gitlab_emulator", description=__doc__)
@@ -34,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
     parser.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
     parser.add_argument("--jobs", type=int, default=None, help="add an acme/perf subgroup with about N finished jobs")
+    parser.add_argument("--tiny", action="store_true", help="serve the tiny world (one project, acme/app) instead")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every response")
     parser.add_argument("--max-concurrency", type=int, default=None, help="requests served at once; others queue")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="probability of a 5xx or dropped connection")
@@ -41,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit", type=_rate_limit, default=None, help="fixed window N/SECONDS, e.g. 600/60")
     parser.add_argument("--request-log", type=Path, default=None,
                         help="append `METHOD ROUTE STATUS` per request to this file, every half second")
+    parser.add_argument("--route-limit", type=_route_limit, action="append", default=None, metavar="REGEX=N/SECONDS",
+                        help="per-endpoint limit whose 429 has no RateLimit-* headers (repeatable)")
     return parser
 
 
@@ -60,10 +73,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    world = seed_tiny_world(seed=args.seed) if args.tiny else seed_world(seed=args.seed, jobs=args.jobs)
     emulator = GitLabEmulator(
-        world=seed_world(seed=args.seed, jobs=args.jobs), latency_seconds=args.latency_ms / 1000.0,
+        world=world, latency_seconds=args.latency_ms / 1000.0,
         max_concurrency=args.max_concurrency, fault_rate=args.fault_rate,
-        fault_path_pattern=args.fault_path_pattern, rate_limit=args.rate_limit, host=args.host, port=args.port,
+        fault_path_pattern=args.fault_path_pattern, rate_limit=args.rate_limit, route_limits=args.route_limit,
+        host=args.host, port=args.port,
     )
     url = emulator.start()
     sys.stdout.write(f"GITLAB_EMULATOR_URL={url}\n")

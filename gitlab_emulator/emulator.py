@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from gitlab_emulator import drift, timetravel, truth
 from gitlab_emulator.auth import user_id_of
 from gitlab_emulator.clock import ManualClock
-from gitlab_emulator.faults import FaultInjector, Outage, RateLimiter
+from gitlab_emulator.faults import FaultInjector, Outage, RateLimiter, RouteLimiter
 from gitlab_emulator.leaks import PlantedSecret
 from gitlab_emulator.model import World
 from gitlab_emulator.seed import seed_world
@@ -31,6 +31,8 @@ class GitLabEmulator:
         fault_path_pattern (str, optional): Regex searched in the path; faults only hit matching paths.
         rate_limit (tuple[int, float], optional): (max_requests, window_seconds) fixed window; beyond it 429.
         rate_limit_clock (ManualClock, optional): Moves the rate limit's window instead of the real clock.
+        route_limits (list[tuple[str, int, float]], optional): (path_regex, max_requests, window_seconds) per
+            endpoint, like GitLab's application rate limits: beyond one, 429 without RateLimit-* or Retry-After.
         host (str): Interface to bind. Defaults to "127.0.0.1".
         port (int): Port to bind; 0 (default) picks a free one.
     """
@@ -39,6 +41,7 @@ class GitLabEmulator:
         self, world: World | None = None, latency_seconds: float = 0.0, max_concurrency: int | None = None,
         fault_rate: float = 0.0, fault_path_pattern: str | None = None,
         rate_limit: tuple[int, float] | None = None, rate_limit_clock: ManualClock | None = None,
+        route_limits: list[tuple[str, int, float]] | None = None,
         host: str = "127.0.0.1", port: int = 0,
     ) -> None:
         self.world = world if world is not None else seed_world()
@@ -46,6 +49,7 @@ class GitLabEmulator:
         self._state = ServerState(
             world=self.world, lock=self._lock, latency_seconds=latency_seconds, max_concurrency=max_concurrency,
             limiter=_rate_limiter(rate_limit, rate_limit_clock) if rate_limit else None,
+            route_limiter=RouteLimiter(route_limits) if route_limits else None,
             faults=FaultInjector(fault_rate, fault_path_pattern, self.world.seed) if fault_rate else None,
         )
         self._host = host
@@ -79,6 +83,10 @@ class GitLabEmulator:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.stop()
+
+    def set_faults(self, fault_rate: float, fault_path_pattern: str | None = None) -> None:
+        """Changes fault injection while serving (0 turns it off), e.g. to end a storm between two runs."""
+        self._state.faults = FaultInjector(fault_rate, fault_path_pattern, self.world.seed) if fault_rate else None
 
     # ----- world changes -----
 

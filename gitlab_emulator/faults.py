@@ -1,8 +1,10 @@
-"""Server-side misbehaviour: a fixed-window rate limit with GitLab.com's headers, and injected faults.
+"""Server-side misbehaviour: a fixed-window rate limit with GitLab.com's headers, per-endpoint limits, faults.
 
 Rate-limit headers follow https://docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom:
 RateLimit-Limit, RateLimit-Observed, RateLimit-Remaining, RateLimit-Reset (unix seconds) and
-RateLimit-ResetTime (HTTP date) on every response, plus Retry-After on a 429.
+RateLimit-ResetTime (HTTP date) on every response, plus Retry-After on a 429. Per-endpoint limits
+follow GitLab's application rate limits (e.g. `GET /groups/:id/projects`, project members): their 429
+carries neither RateLimit-* headers nor Retry-After, only a JSON message.
 """
 
 from __future__ import annotations
@@ -79,6 +81,28 @@ class RateLimiter:
         if limited:
             headers["Retry-After"] = str(max(1, math.ceil(left)))
         return RateDecision(limited, headers)
+
+
+ROUTE_LIMITED_BODY = '{"message":{"error":"This endpoint has been requested too many times. Try again later."}}'
+"""The body of GitLab's application rate limit answer (Gitlab::ApplicationRateLimiter)."""
+
+
+class RouteLimiter:
+    """Per-endpoint fixed windows: each `(path_regex, max_requests, window_seconds)` counts the paths it matches.
+
+    Args:
+        limits (list[tuple[str, int, float]]): Regexes searched in the path, with their limit and window.
+        monotonic (Callable[[], float]): Clock for the windows. Defaults to time.monotonic.
+    """
+
+    def __init__(self, limits: list[tuple[str, int, float]],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._limits = [(re.compile(pattern), RateLimiter(count, window, monotonic))
+                        for pattern, count, window in limits]
+
+    def limited(self, path: str) -> bool:
+        """Counts the request in every window its path matches; True when one of them is exceeded."""
+        return any([limiter.hit().limited for pattern, limiter in self._limits if pattern.search(path)])
 
 
 class FaultInjector:

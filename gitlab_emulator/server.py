@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gitlab_emulator.auth import authenticate, find_credential
-from gitlab_emulator.faults import FAULT_BODIES, FaultInjector, Outage, RateLimiter
+from gitlab_emulator.faults import FAULT_BODIES, ROUTE_LIMITED_BODY, FaultInjector, Outage, RateLimiter, RouteLimiter
 from gitlab_emulator.handlers import resolve
 from gitlab_emulator.handlers.common import Ctx, Reply
 from gitlab_emulator.model import World
@@ -89,6 +89,7 @@ class ServerState:
         latency_seconds (float): Added to every response.
         max_concurrency (int, optional): Requests handled at once; the rest wait.
         limiter (RateLimiter, optional): The rate limit.
+        route_limiter (RouteLimiter, optional): Per-endpoint limits, answered without RateLimit-* headers.
         faults (FaultInjector, optional): Fault injection.
         outage (Outage, optional): Scripted failures, set and cleared by the facade.
         gathering (Gathering, optional): Holds arriving requests until enough are in flight.
@@ -99,6 +100,7 @@ class ServerState:
     latency_seconds: float = 0.0
     max_concurrency: int | None = None
     limiter: RateLimiter | None = None
+    route_limiter: RouteLimiter | None = None
     faults: FaultInjector | None = None
     outage: Outage | None = None
     gathering: Gathering | None = None
@@ -164,7 +166,7 @@ def _flat_query(query: MultiDictProxy[str]) -> dict[str, str]:
 
 
 async def _serve(state: ServerState, request: web.Request) -> web.StreamResponse:
-    """Latency, then rate limit, then outage and faults, then auth and the handler; every outcome is recorded."""
+    """Latency, then rate limits, then outage and faults, then auth and the handler; every outcome is recorded."""
     if state.latency_seconds:
         await asyncio.sleep(state.latency_seconds)
     path = request.raw_path.split("?", 1)[0]
@@ -181,6 +183,10 @@ async def _serve(state: ServerState, request: web.Request) -> web.StreamResponse
         if decision.limited:
             record(429)
             return web.Response(status=429, text="Retry later\n", headers={**_BASE_HEADERS, **extra})
+    if state.route_limiter is not None and state.route_limiter.limited(path):
+        record(429)
+        return web.Response(status=429, text=ROUTE_LIMITED_BODY, content_type="application/json",
+                            headers=_BASE_HEADERS)
     outage = state.outage
     if outage is not None and outage.strikes(path):
         status, body, content_type, headers = outage.answer()

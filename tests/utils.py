@@ -375,3 +375,12 @@ class LeakSearch:
             with psycopg2.connect(dsn) as con, con.cursor() as cursor:
                 cursor.execute(f'drop schema if exists "{PROBE_SCHEMA}" cascade')
             con.close()
+
+
+def assert_job_logs_equal_truth(workspace: Workspace, emulator, **scope) -> None:
+    """Every finished job in scope has exactly one `job_logs` row, and no other job has one."""
+    finished = {job["id"] for job in emulator.truth_rows("jobs", **scope)
+                if job["status"] in FINISHED_JOB_STATUSES}
+    logs = [job_id for (job_id,) in workspace.query(f"select job_id from {DATASET}.job_logs")]
+    assert len(logs) == len(set(logs)), "job_logs has duplicate keys"
+    assert set(logs) == finished, f"job_logs: missing {finished - set(logs)}, extra {set(logs) - finished}"

@@ -1,9 +1,9 @@
 """The `job_logs` transformer: each finished job's log fetched once with aiohttp, scanned and redacted as it streams.
 
-The package: `config` (tunables), `fetcher` (the aiohttp fetch loop), `retry` (retry policy and request
-gate), `reader` (a streamed log → text, sections, findings), `rows` (the three tables' rows and hints),
-`state` (what is kept between runs), `sections`, `detectors`, `scanner`, `redaction`, `fingerprints`
-(secret detection), and `erase` (erasing leaky jobs in GitLab).
+The package: `config` (tunables), `fetcher` (the aiohttp fetch loop), `retry` (retry policy), `reader` (a
+streamed log → text, sections, findings), `rows` (the three tables' rows and hints), `state` (what is kept
+between runs), `sections`, `detectors`, `scanner`, `redaction`, `fingerprints` (secret detection), and `erase`
+(erasing leaky jobs in GitLab).
 
 See https://docs.gitlab.com/api/jobs/#get-a-log-file
 """
@@ -15,9 +15,11 @@ from dlt.common.configuration import resolve_configuration
 from dlt.sources import DltResource
 
 from gitlab.credentials import GitLabCredentials
+from gitlab.cursors import CursorHolds
 from gitlab.job_logs.config import JobLogsConfiguration
 from gitlab.job_logs.fetcher import GitLabTraceFetcher
 from gitlab.job_logs.rows import JOB_LOGS_TABLE, TABLE_HINTS
+from gitlab.rate_limit import RequestBudget, make_budget
 from gitlab.run_stats import JobLogStats
 
 
@@ -26,6 +28,8 @@ def job_logs(
     credentials: GitLabCredentials,
     config: Optional[JobLogsConfiguration] = None,
     stats: Optional[JobLogStats] = None,
+    budget: Optional[RequestBudget] = None,
+    holds: Optional[CursorHolds] = None,
 ) -> DltResource:
     """The `job_logs` transformer over `jobs`: finished jobs' logs, their sections and the secrets in them.
 
@@ -40,6 +44,10 @@ def job_logs(
             goes into the request header.
         config (JobLogsConfiguration, optional): Tunables; resolved from `[sources.gitlab]` when omitted.
         stats (JobLogStats, optional): Collects the run's counts and failures for the summary.
+        budget (RequestBudget, optional): When each request may go; the source shares its own with the
+            REST lists, as GitLab counts them together. Made from `[sources.gitlab]` when omitted.
+        holds (CursorHolds, optional): The source's cursor holds: when a project's pipelines or their jobs
+            could not be listed, its jobs' logs are not taken for fetched in the next run.
 
     Returns:
         DltResource: `job_logs` (merge on `job_id`), also loading `job_log_sections` and `secret_findings`.
@@ -47,7 +55,11 @@ def job_logs(
     resolved = config if config is not None else resolve_configuration(
         JobLogsConfiguration(), sections=("sources", "gitlab")
     )
-    fetcher = GitLabTraceFetcher(credentials, resolved, stats or JobLogStats())
+    fetcher = GitLabTraceFetcher(
+        credentials, resolved, stats or JobLogStats(), budget or make_budget(credentials.api_url)
+    )
+    if holds is not None:
+        holds.register("pipelines", fetcher)  # jobs are listed per pipeline, below /projects/:id/pipelines
 
     def _logs_of_page(jobs_page: Any) -> Optional[AsyncIterator[Any]]:  # dlt needs a function, not a method
         return fetcher.logs_of_page(jobs_page)

@@ -18,7 +18,6 @@ from gitlab.settings import (
     TRACE_CONCURRENCY_GITLAB_COM,
     TRACE_MAX_ATTEMPTS,
     TRACE_MAX_BYTES,
-    TRACE_REQUESTS_PER_MINUTE_GITLAB_COM,
     TRACE_STORE_TEXT,
     TRACE_STRIP_ANSI,
 )
@@ -29,9 +28,8 @@ class JobLogsConfiguration(BaseConfiguration):
     """Tunables of `job_logs`, read from `[sources.gitlab]` (or `SOURCES__GITLAB__<NAME>`)."""
 
     trace_concurrency: Optional[int] = None
-    """Trace requests in flight. None: TRACE_CONCURRENCY, or the gitlab.com preset on gitlab.com."""
-    trace_requests_per_minute: Optional[int] = None
-    """Cap on trace requests a minute. None: no cap, or the gitlab.com preset on gitlab.com."""
+    """Trace requests in flight. None: TRACE_CONCURRENCY, or the gitlab.com preset on gitlab.com. How many
+    a minute is the run's request budget's to say (`requests_per_minute`, see `gitlab.rate_limit`)."""
     trace_max_bytes: int = TRACE_MAX_BYTES
     store_log_text: bool = TRACE_STORE_TEXT
     strip_ansi: bool = TRACE_STRIP_ANSI
@@ -50,7 +48,6 @@ class JobLogSettings:
     """The resolved configuration one extract runs with."""
 
     concurrency: int
-    requests_per_minute: Optional[int]
     max_bytes: int
     store_text: bool
     strip_ansi: bool
@@ -62,16 +59,14 @@ def resolve_settings(api_url: str, config: JobLogsConfiguration) -> JobLogSettin
     """Resolves presets and validates the configuration once, when the source is built."""
     on_gitlab_com = (urlsplit(api_url).hostname or "").lower() in GITLAB_COM_HOSTS
     concurrency = config.trace_concurrency or (TRACE_CONCURRENCY_GITLAB_COM if on_gitlab_com else TRACE_CONCURRENCY)
-    per_minute = config.trace_requests_per_minute or (TRACE_REQUESTS_PER_MINUTE_GITLAB_COM if on_gitlab_com else None)
-    if concurrency < 1 or (per_minute is not None and per_minute < 1):
-        raise GitLabSourceError("sources.gitlab.trace_concurrency and trace_requests_per_minute must be at least 1")
+    if concurrency < 1:
+        raise GitLabSourceError("sources.gitlab.trace_concurrency must be at least 1")
     if config.trace_max_attempts < 1 or config.trace_backoff_base_seconds < 0:
         raise GitLabSourceError("sources.gitlab.trace_max_attempts must be at least 1, trace_backoff_base_seconds >= 0")
     if config.trace_max_bytes < 1_024:
         raise GitLabSourceError("sources.gitlab.trace_max_bytes must be at least 1024")
     return JobLogSettings(
         concurrency=concurrency,
-        requests_per_minute=per_minute,
         max_bytes=config.trace_max_bytes,
         store_text=config.store_log_text,
         strip_ansi=config.strip_ansi,

@@ -5,9 +5,10 @@ See https://docs.gitlab.com/api/jobs/#get-a-log-file
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Set
 
 import aiohttp
 import dlt
@@ -17,7 +18,6 @@ from gitlab.errors import GitLabSourceError
 from gitlab.job_logs.config import JobLogsConfiguration, JobLogSettings, resolve_settings
 from gitlab.job_logs.fingerprints import Fingerprinter
 from gitlab.job_logs.reader import TraceReader
-from gitlab.job_logs.retry import GitLabRequestGate
 from gitlab.job_logs.rows import (
     FINDINGS_TABLE,
     JOB_LOGS_TABLE,
@@ -29,12 +29,12 @@ from gitlab.job_logs.rows import (
     trace_rows,
 )
 from gitlab.job_logs.state import LogState
+from gitlab.rate_limit import RequestBudget
 from gitlab.run_stats import JobLogStats
 from gitlab.settings import (
     JOB_FINISHED_STATUSES,
     TRACE_CHUNK_BYTES,
     TRACE_CONNECT_TIMEOUT_SECONDS,
-    TRACE_RATE_LIMIT_LOW_FRACTION,
     TRACE_READ_TIMEOUT_SECONDS,
 )
 
@@ -52,12 +52,11 @@ class _Outcome:
 
 
 class _ExtractContext:
-    """One extract's HTTP machinery on dlt's event loop: the session, the semaphore and the gate."""
+    """One extract's HTTP machinery on dlt's event loop: the session and the semaphore."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, settings: JobLogSettings) -> None:
         self.loop = loop
         self.semaphore = asyncio.Semaphore(settings.concurrency)
-        self.gate = GitLabRequestGate(settings.requests_per_minute, TRACE_RATE_LIMIT_LOW_FRACTION)
         self.session: Optional[aiohttp.ClientSession] = None
         self._holder: Optional[AsyncIterator[aiohttp.ClientSession]] = None
         self._opening = asyncio.Lock()
@@ -93,12 +92,16 @@ class GitLabTraceFetcher:
     dlt feeds a transformer one page of jobs at a time, and a pipeline's page often holds 5 to 20
     jobs. To keep `trace_concurrency` requests in flight across pages, each page becomes an async
     generator that dlt runs on its extract loop next to the other pages (up to dlt's
-    `max_parallel_items`); all of them share the extract's one session, semaphore and gate.
+    `max_parallel_items`); all of them share the extract's one session and semaphore, and the run's
+    request budget with every other request to GitLab.
     """
 
-    def __init__(self, credentials: GitLabCredentials, config: JobLogsConfiguration, stats: JobLogStats) -> None:
+    def __init__(
+        self, credentials: GitLabCredentials, config: JobLogsConfiguration, stats: JobLogStats, budget: RequestBudget
+    ) -> None:
         self.api_url = credentials.api_url
         self.stats = stats
+        self.budget = budget
         self.config = config
         self.settings = resolve_settings(self.api_url, config)
         self._headers = credentials.headers()
@@ -107,6 +110,8 @@ class GitLabTraceFetcher:
         self._state_dict: Optional[Dict[str, Any]] = None
         self._state: Optional[LogState] = None
         self._denied: Dict[int, str] = {}
+        self._held: Set[str] = set()
+        self._holding = threading.Lock()
 
     def __repr__(self) -> str:
         return f"GitLabTraceFetcher(api_url={self.api_url!r}, token='*****')"
@@ -134,12 +139,22 @@ class GitLabTraceFetcher:
         self.stats.queued += len(wanted)
         return self._page_rows(list(wanted.values()), state, self._fingerprinter)
 
+    def hold(self, project: str) -> None:
+        """Some of `project`'s jobs were not listed in this run: its watermark must not pass them (any thread)."""
+        with self._holding:
+            self._held.add(project)
+            if self._state is not None:
+                self._state.hold(project)
+
     def _run_state(self) -> LogState:
         """This run's view of the resource state; a new state object means a new run."""
         state = dlt.current.resource_state()
         if state is not self._state_dict or self._state is None:
-            self._state_dict = state
-            self._state = LogState(state)
+            with self._holding:
+                self._state_dict = state
+                self._state = LogState(state)
+                for project in self._held:
+                    self._state.hold(project)
             self._denied = {}
         return self._state
 
@@ -208,59 +223,55 @@ class GitLabTraceFetcher:
     async def _fetch_trace(
         self, session: aiohttp.ClientSession, context: _ExtractContext, job: TJob, fingerprinter: Fingerprinter
     ) -> _Outcome:
-        """Streams one log through a `TraceReader`, retrying as the policy says.
+        """Streams one log through a `TraceReader`, retrying as the policy says; a 429 waits in the budget.
 
         Every outcome for the one log is returned, failures included; only a 401 (a bad token, so
-        every other log would fail too) raises.
+        every other log would fail too) raises, and the budget when the run's deadline would pass.
         """
         keys = job_keys(job)
         path = f"/projects/{keys['project_id']}/jobs/{job['id']}/trace"
         policy = self.settings.retry
-        errors = waits = 0
+        errors = 0
         while True:
-            await context.gate.wait()
             status: Optional[int] = None
             headers: Optional[Mapping[str, str]] = None
             body, failure = b"", ""
             async with context.semaphore:
                 if keys["project_id"] in self._denied:  # checked once in flight: a 403 may have come meanwhile
                     return _Outcome(job, "denied", reason=self._denied[keys["project_id"]])
-                self.stats.requests += 1
-                try:
-                    async with session.get(self.api_url + path) as response:
-                        context.gate.observe(response.headers)
-                        status, headers = response.status, response.headers
-                        if status == 200:
-                            reader = TraceReader(
-                                self.settings.detectors, fingerprinter, self.settings.max_bytes,
-                                self.settings.store_text, not self.settings.strip_ansi,
-                            )
-                            async for chunk in response.content.iter_chunked(TRACE_CHUNK_BYTES):
-                                reader.feed(chunk)
-                            reader.finish()
-                            return _Outcome(job, "fetched", reader=reader)
-                        body = await response.content.read(2_048) if status in (401, 403) else b""
-                except (TimeoutError, aiohttp.ClientError) as exc:
-                    status, failure = None, type(exc).__name__
+                async with self.budget.request_async(self.api_url + path) as turn:
+                    self.stats.requests += 1
+                    try:
+                        async with session.get(self.api_url + path) as response:
+                            status, headers = response.status, response.headers
+                            turn.observe(status, headers)
+                            if status == 200:
+                                reader = TraceReader(
+                                    self.settings.detectors, fingerprinter, self.settings.max_bytes,
+                                    self.settings.store_text, not self.settings.strip_ansi,
+                                )
+                                async for chunk in response.content.iter_chunked(TRACE_CHUNK_BYTES):
+                                    reader.feed(chunk)
+                                reader.finish()
+                                return _Outcome(job, "fetched", reader=reader)
+                            body = await response.content.read(2_048) if status in (401, 403) else b""
+                    except (TimeoutError, aiohttp.ClientError) as exc:
+                        status, failure = None, type(exc).__name__
             if status == 404:
                 return _Outcome(job, "missing")
             if status in (401, 403):
                 return self._denial(job, path, status, body)
+            if status == 429:  # the budget learnt from it how long to hold every request
+                self.stats.rate_limited += 1
+                continue
             if status is not None and not policy.is_retryable(status):
                 return _Outcome(job, "failed", reason=f"GitLab answered {status} on {path}")
-            if status == 429:
-                waits += 1
-                self.stats.rate_limited += 1
-                if waits > policy.max_rate_limit_waits:
-                    return _Outcome(job, "failed", reason=f"still 429 Too Many Requests on {path} after {waits} waits")
-                context.gate.pause(policy.retry_delay(status, headers, waits))
-                continue
             errors += 1
             what = f"HTTP {status}" if status is not None else failure
             if errors >= policy.max_attempts:
                 return _Outcome(job, "failed", reason=f"{what} on {path} after {errors} attempts")
             self.stats.retries += 1
-            await asyncio.sleep(policy.retry_delay(status, headers, errors))
+            await asyncio.sleep(policy.retry_delay(headers, errors))
 
     def _denial(self, job: TJob, path: str, status: int, body: bytes) -> _Outcome:
         """A 401 ends the run with a clear message; a 403 skips the project's logs for this run."""

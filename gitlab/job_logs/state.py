@@ -1,5 +1,6 @@
 """What `job_logs` keeps in dlt resource state: per-project watermarks of fetched logs, and pending ones."""
 
+import threading
 from typing import Any, Dict, List, Optional, Set
 
 from gitlab.job_logs.rows import TJob, job_keys
@@ -21,7 +22,9 @@ class LogState:
     or before the watermark (and not one of those ids) was fetched by an earlier run: jobs are fed
     again when their pipeline changes, and a job still running then finishes later than the
     watermark. Logs that failed wait in `pending` (a few fields each) and are fetched next run.
-    Filtering uses the watermarks as they were when the run started; fetches move the live ones.
+    Filtering uses the watermarks as they were when the run started; fetches move the live ones,
+    except a held project's: some of its jobs were not listed in this run, so the next run must not
+    take them for fetched.
     """
 
     def __init__(self, state: Dict[str, Any]) -> None:
@@ -30,6 +33,8 @@ class LogState:
         self.baseline = {project: (mark[0], set(mark[1])) for project, mark in self.watermarks.items()}
         self.retrying: Set[int] = set()
         self._pending_taken = False
+        self._held: Set[str] = set()
+        self._lock = threading.Lock()  # `hold` comes from dlt's worker threads, the rest from its extract loop
 
     def take_pending(self) -> List[TJob]:
         """The jobs whose logs failed in earlier runs, once per run; they stay pending until fetched."""
@@ -56,11 +61,24 @@ class LogState:
         self.pending.pop(str(job["id"]), None)
         project = str(job_keys(job)["project_id"])
         finished = finished_at(job)
-        mark = self.watermarks.get(project)
-        if mark is None or finished > mark[0]:
-            self.watermarks[project] = [finished, [job["id"]]]
-        elif finished == mark[0] and job["id"] not in mark[1]:
-            mark[1].append(job["id"])
+        with self._lock:
+            if project in self._held:
+                return
+            mark = self.watermarks.get(project)
+            if mark is None or finished > mark[0]:
+                self.watermarks[project] = [finished, [job["id"]]]
+            elif finished == mark[0] and job["id"] not in mark[1]:
+                mark[1].append(job["id"])
+
+    def hold(self, project: str) -> None:
+        """Puts `project`'s watermark back where the run found it and keeps it there."""
+        with self._lock:
+            self._held.add(project)
+            start = self.baseline.get(project)
+            if start is None:
+                self.watermarks.pop(project, None)
+            else:
+                self.watermarks[project] = [start[0], sorted(start[1])]
 
     def record_failed(self, job: TJob, reason: str) -> Optional[str]:
         """Keeps a failed job to fetch next run; returns a reason when it has failed too many runs."""

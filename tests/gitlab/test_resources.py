@@ -7,7 +7,7 @@ import pytest
 
 from gitlab import gitlab_source
 from gitlab.credentials import api_url, gitlab_credentials
-from gitlab.cursors import CursorFilter
+from gitlab.cursors import CursorFilter, CursorHolds
 from gitlab.errors import GitLabSourceError
 from gitlab.resources import declared_resources
 from gitlab.tables import TABLE, TABLES
@@ -51,14 +51,15 @@ def test_resources_have_the_table_lists_names_dispositions_and_keys():
 
 
 def test_every_parent_reference_resolves_to_a_resource():
-    names = {entry["name"] for entry in declared_resources([])} | {"groups", "projects", "project_cursors"}
-    for entry in declared_resources([]):
+    declared = declared_resources([], CursorHolds())
+    names = {entry["name"] for entry in declared} | {"groups", "projects", "project_cursors"}
+    for entry in declared_resources([], CursorHolds()):
         for parent in re.findall(r"\{resources\.(\w+)\.\w+\}", entry["endpoint"]["path"]):
             assert parent in names, (entry["name"], parent)
 
 
 def test_incremental_resources_resume_at_their_project_cursor():
-    for entry in declared_resources([]):
+    for entry in declared_resources([], CursorHolds()):
         params = entry["endpoint"].get("params", {})
         filters = [step["filter"] for step in entry.get("processing_steps", []) if "filter" in step]
         if entry["name"] in INCREMENTAL:
@@ -99,7 +100,7 @@ def _shape(path):
 
 def test_every_curated_endpoint_comes_from_the_generated_catalogue():
     catalogue = _catalogue_paths()
-    curated = {_shape(entry["endpoint"]["path"]) for entry in declared_resources([])}
+    curated = {_shape(entry["endpoint"]["path"]) for entry in declared_resources([], CursorHolds())}
     discovery = {"/groups/{}", "/groups/{}/descendant_groups", "/groups/{}/projects", "/projects/{}"}
     job_listing = {"/projects/{}/jobs", "/projects/{}/pipelines/{}/jobs"}
     assert curated | discovery | job_listing <= catalogue, sorted((curated | discovery | job_listing) - catalogue)

@@ -124,3 +124,36 @@ def test_an_outage_fails_the_requests_it_counts_and_ends_with_its_block() -> Non
         assert [r.status for r in emu.requests] == [*during, other, *(r.status_code for r in limited), 200]
     with pytest.raises(ValueError, match="answers one of"):
         Outage(r"/jobs$", status=418)
+        assert emu.requests == [] and emu.peak_in_flight == 0
+
+
+def test_route_limits_answer_429_like_gitlab_application_limits() -> None:
+    with GitLabEmulator(rate_limit=(100, 60), route_limits=[(r"/members$", 2, 30)]) as emu:
+        api_id = emu.world.project_by_path["acme/platform/api"].id
+        members = [requests.get(f"{emu.base_url}/api/v4/projects/{api_id}/members", headers=HEADERS)
+                   for _ in range(3)]
+        other = requests.get(f"{emu.base_url}/api/v4/projects/{api_id}/labels", headers=HEADERS)
+    assert [r.status_code for r in members] == [200, 200, 429] and other.status_code == 200
+    limited = members[2]
+    assert limited.json() == {"message": {"error": "This endpoint has been requested too many times. Try again later."}}
+    assert not any(name.lower().startswith("ratelimit-") for name in limited.headers)
+    assert "Retry-After" not in limited.headers
+    assert members[0].headers["RateLimit-Limit"] == "100", "other answers keep the global limit's headers"
+    assert other.headers["RateLimit-Observed"] == "4", "a request refused by a route limit counts globally too"
+
+
+def test_faults_can_be_changed_while_serving() -> None:
+    with GitLabEmulator(fault_rate=1.0, fault_path_pattern=r"/labels$") as emu:
+        api_id = emu.world.project_by_path["acme/platform/api"].id
+        url = f"{emu.base_url}/api/v4/projects/{api_id}/labels"
+
+        def status() -> int:
+            try:
+                return requests.get(url, headers=HEADERS, timeout=5).status_code
+            except requests.ConnectionError:
+                return 0
+
+        storm = [status() for _ in range(5)]
+        emu.set_faults(0)
+        healed = [status() for _ in range(5)]
+    assert set(storm) <= {0, 500, 502, 503} and healed == [200] * 5
