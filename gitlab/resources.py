@@ -152,22 +152,22 @@ def repository_resources(denied_actions: List[ResponseAction], holds: CursorHold
 
 
 def declared_resources(
-    denied_actions: List[ResponseAction], holds: CursorHolds, pipelines_filter: CursorFilter
+    denied_actions: List[ResponseAction], holds: CursorHolds, pipelines_filter: Optional[CursorFilter] = None
 ) -> List[EndpointResource]:
     """All declarative resources, children of `groups`, `projects` and `project_cursors`.
 
     Args:
         denied_actions (list): Response actions that skip a project's endpoint the token may not read.
         holds (CursorHolds): Where the run holds the cursors of projects whose endpoints failed.
-        pipelines_filter (CursorFilter): The `pipelines` cursor filter, which `jobs` (`gitlab.job_listing`)
-            asks whether a project loads for the first time.
+        pipelines_filter (CursorFilter, optional): The `pipelines` cursor filter, which `jobs`
+            (`gitlab.job_listing`) asks whether a project loads for the first time; a new one when omitted.
 
     Returns:
         List[EndpointResource]: The declarations, for dlt's rest_api.
     """
     return [
         *member_resources(),
-        *ci_resources(holds, pipelines_filter),
+        *ci_resources(holds, pipelines_filter or CursorFilter("pipelines", "pipelines", holds)),
         *issue_resources(holds),
         *merge_request_resources(holds),
         *repository_resources(denied_actions, holds),

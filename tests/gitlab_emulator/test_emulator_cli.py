@@ -37,7 +37,8 @@ def test_standalone_server_prints_url_logs_routes_and_stops_on_sigterm(tmp_path:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     assert request_log.read_text().splitlines() == [
-        "GET /groups/:id/projects 200", "GET /projects/:id/jobs/:job_id/trace 401"
+        "GET /groups/:id/projects 200", "GET /projects/:id/jobs/:job_id/trace 401",
+        "GET /groups/:id/members 200", "GET /groups/:id/members 429",
     ]
 
 

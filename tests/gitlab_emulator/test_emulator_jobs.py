@@ -109,9 +109,9 @@ def test_erase_semantics(emulator: GitLabEmulator, session_for) -> None:
     assert maintainer.get(f"{url}/erase").status_code == 405
 
 
-def test_a_revoked_token_gets_404_on_the_project_while_others_still_see_it(fresh_emulator: GitLabEmulator,
+def test_a_revoked_token_gets_404_on_the_project_while_others_still_see_it(emulator: GitLabEmulator,
                                                                         session_for) -> None:
-    emu = fresh_emulator
+    emu = emulator
     project = emu.world.project_by_path["acme/platform/api"]
     job = next(j for j in emu.world.project_jobs[project.id] if j.status == "success")
     project_url = f"{emu.base_url}/api/v4/projects/{project.id}"
@@ -128,9 +128,9 @@ def test_a_revoked_token_gets_404_on_the_project_while_others_still_see_it(fresh
     assert emu.erased_job_ids == set()
 
 
-def test_a_deleted_pipelines_jobs_answer_404_in_a_visible_project(fresh_emulator: GitLabEmulator,
+def test_a_deleted_pipelines_jobs_answer_404_in_a_visible_project(emulator: GitLabEmulator,
                                                                  api: requests.Session) -> None:
-    emu = fresh_emulator
+    emu = emulator
     project = emu.world.project_by_path["acme/platform/api"]
     pipeline = next(p for p in emu.world.project_pipelines[project.id]
                     if any(emu.world.deployment_by_job.get(j.id) for j in emu.world.pipeline_jobs[p.id]))
