@@ -32,7 +32,7 @@ from gitlab.cli_args import (
     parse_schema_contract,
     resources_of,
 )
-from gitlab.credentials import GitLabCredentials, gitlab_credentials, loaded_from, same_gitlab
+from gitlab.credentials import GitLabCredentials, api_url, gitlab_credentials, loaded_from, same_gitlab
 from gitlab.destinations import make_destination
 from gitlab.errors import GitLabSourceError, describe_failure, interrupted
 from gitlab.job_logs.erase import erase_leaky_jobs, leaky_jobs
@@ -96,6 +96,8 @@ def erase_credentials(args: argparse.Namespace, pipeline: Pipeline) -> GitLabCre
 
 def erase(args: argparse.Namespace) -> int:
     """`erase-leaky-jobs`: the jobs come from the destination; the dry run needs no token."""
+    if args.base_url is not None:
+        api_url(args.base_url)  # a bad flag is refused even when there is nothing to erase
     pipeline = open_pipeline(args)
     to_erase = args.yes and bool(leaky_jobs(pipeline))  # nothing to erase needs no GitLab
     report = erase_leaky_jobs(pipeline, erase_credentials(args, pipeline) if to_erase else None, yes=args.yes)

@@ -30,49 +30,99 @@ BAD_INPUTS: Dict[str, Tuple[List[str], Dict[str, str], Optional[Tuple[str, str]]
     "unknown project": (["--project", "acme/no-such-project"], {}, None, ("project 'acme/no-such-project'",)),
     "invisible project": (["--project", "acme/secret-project"], {}, None, ("project 'acme/secret-project'",)),
     "nothing to load": ([], {}, None, ("name at least one group or project",)),
-    "bad --since": (["--group", "acme", "--since", "last tuesday"], {}, None, ("'last tuesday'", "--since", "ISO 8601")),
+    "bad --since": (
+        ["--group", "acme", "--since", "last tuesday"],
+        {},
+        None,
+        ("'last tuesday'", "--since", "ISO 8601"),
+    ),
     "future --since": (["--group", "acme", "--since", "2099-01-01"], {}, None, ("'2099-01-01'", "--since", "future")),
     "unknown resource": (["--group", "acme", "--resources", "jobs,wikis"], {}, None, ("unknown resource(s) wikis",)),
     "internal resource": (
-        ["--group", "acme", "--resources", "project_cursors"], {}, None, ("unknown resource(s) project_cursors",)
+        ["--group", "acme", "--resources", "project_cursors"],
+        {},
+        None,
+        ("unknown resource(s) project_cursors",),
     ),
-    "unknown destination": (["--group", "acme", "--destination", "oracle"], {}, None, ("unknown destination 'oracle'",)),
+    "unknown destination": (
+        ["--group", "acme", "--destination", "oracle"],
+        {},
+        None,
+        ("unknown destination 'oracle'",),
+    ),
     "bad dataset name": (
-        ["--group", "acme", "--dataset", "bad name;drop"], {}, None, ("--dataset 'bad name;drop'", "'bad_name_drop'")
+        ["--group", "acme", "--dataset", "bad name;drop"],
+        {},
+        None,
+        ("--dataset 'bad name;drop'", "'bad_name_drop'"),
     ),
     "dataset name dlt would change": (
-        ["--group", "acme", "--dataset", "GitLab-Data"], {}, None, ("--dataset 'GitLab-Data'", "'git_lab_data'")
+        ["--group", "acme", "--dataset", "GitLab-Data"],
+        {},
+        None,
+        ("--dataset 'GitLab-Data'", "'git_lab_data'"),
     ),
-    "bad schema contract": (["--group", "acme", "--schema-contract", "lenient"], {}, None, ("schema contract 'lenient'",)),
+    "bad schema contract": (
+        ["--group", "acme", "--schema-contract", "lenient"],
+        {},
+        None,
+        ("schema contract 'lenient'",),
+    ),
     "base URL without scheme": (["--group", "acme", "--base-url", "gitlab.example.com"], {}, None, ("http(s) URL",)),
     "unreachable GitLab": (
-        ["--group", "acme", "--base-url", "http://127.0.0.1:9"], {}, None, ("cannot reach http://127.0.0.1:9",)
+        ["--group", "acme", "--base-url", "http://127.0.0.1:9"],
+        {},
+        None,
+        ("cannot reach http://127.0.0.1:9",),
     ),
     "bad secrets.toml": (
-        ["--group", "acme"], {}, (".dlt/secrets.toml", BAD_SECRETS_TOML), (".dlt/secrets.toml", "line 2")
+        ["--group", "acme"],
+        {},
+        (".dlt/secrets.toml", BAD_SECRETS_TOML),
+        (".dlt/secrets.toml", "line 2"),
     ),
     "bad config.toml": (
-        ["--group", "acme"], {}, (".dlt/config.toml", "[sources.gitlab\n"), (".dlt/config.toml", "line 1")
+        ["--group", "acme"],
+        {},
+        (".dlt/config.toml", "[sources.gitlab\n"),
+        (".dlt/config.toml", "line 1"),
     ),
     "refused database password": (
-        ["--group", "acme", "--destination", "postgres"], {"DESTINATION__POSTGRES__CREDENTIALS": WRONG_PASSWORD}, None,
+        ["--group", "acme", "--destination", "postgres"],
+        {"DESTINATION__POSTGRES__CREDENTIALS": WRONG_PASSWORD},
+        None,
         ("cannot connect to the database", "password"),
     ),
-    "erase: unknown destination": (["erase-leaky-jobs", "--destination", "oracle"], {}, None,
-                                   ("unknown destination 'oracle'",)),
-    "erase: bad dataset name": (["erase-leaky-jobs", "--dataset", "bad name;drop"], {}, None,
-                                ("--dataset 'bad name;drop'", "'bad_name_drop'")),
-    "erase: base URL without scheme": (["erase-leaky-jobs", "--yes", "--base-url", "gitlab.example.com"], {}, None,
-                                       ("http(s) URL",)),
+    "erase: unknown destination": (
+        ["erase-leaky-jobs", "--destination", "oracle"],
+        {},
+        None,
+        ("unknown destination 'oracle'",),
+    ),
+    "erase: bad dataset name": (
+        ["erase-leaky-jobs", "--dataset", "bad name;drop"],
+        {},
+        None,
+        ("--dataset 'bad name;drop'", "'bad_name_drop'"),
+    ),
+    "erase: base URL without scheme": (
+        ["erase-leaky-jobs", "--yes", "--base-url", "gitlab.example.com"],
+        {},
+        None,
+        ("http(s) URL",),
+    ),
 }
 
 
 def _data_tables(workspace: Workspace) -> List[str]:
     """Every table the run may have created, in any dataset (a refused dataset name included)."""
-    return [name for (name,) in workspace.query(
-        "select table_schema || '.' || table_name from information_schema.tables"
-        " where table_schema not in ('information_schema', 'pg_catalog', 'main')"
-    )]
+    return [
+        name
+        for (name,) in workspace.query(
+            "select table_schema || '.' || table_name from information_schema.tables"
+            " where table_schema not in ('information_schema', 'pg_catalog', 'main')"
+        )
+    ]
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
@@ -81,8 +131,12 @@ def test_bad_input_gives_one_line_naming_the_cause_and_writes_nothing(emulator, 
     if file:
         (workspace.root / file[0]).write_text(file[1])
     if "DESTINATION__POSTGRES__CREDENTIALS" in env:
-        env = {**env, "DESTINATION__POSTGRES__CREDENTIALS": WRONG_PASSWORD.format(
-            port=request.getfixturevalue("postgres_server").port)}
+        env = {
+            **env,
+            "DESTINATION__POSTGRES__CREDENTIALS": WRONG_PASSWORD.format(
+                port=request.getfixturevalue("postgres_server").port
+            ),
+        }
     base_url = [] if "--base-url" in args or args[:1] == ["erase-leaky-jobs"] else ["--base-url", emulator.base_url]
     result = workspace.run(*args, *base_url, env=env)
     assert result.returncode == 1, result.output
@@ -124,16 +178,32 @@ def test_a_postgres_url_without_a_password_loads(emulator, postgres_server, tmp_
 
 
 def _help(*args: str) -> str:
-    proc = subprocess.run([sys.executable, str(CLI), *args, "--help"], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        [sys.executable, str(CLI), *args, "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     return proc.stdout
 
 
 def test_help_covers_the_token_the_tables_the_defaults_and_the_subcommand():
     text = _help()
-    for word in ("GITLAB_TOKEN", "read_api", "erase-leaky-jobs", "https://gitlab.com", "2000-01-01", "gitlab_data",
-                 "duckdb", "postgres", "alloydb", ".dlt/config.toml", ".dlt/secrets.toml"):
+    for word in (
+        "GITLAB_TOKEN",
+        "read_api",
+        "erase-leaky-jobs",
+        "https://gitlab.com",
+        "2000-01-01",
+        "gitlab_data",
+        "duckdb",
+        "postgres",
+        "alloydb",
+        ".dlt/config.toml",
+        ".dlt/secrets.toml",
+    ):
         assert word in text, word
     for table in (*TABLE_KEYS, *LOG_TABLES):
         assert re.search(rf"\b{table}\b", text), table
@@ -142,6 +212,17 @@ def test_help_covers_the_token_the_tables_the_defaults_and_the_subcommand():
 
 def test_erase_help_covers_the_token_the_dry_run_and_where_the_jobs_come_from():
     text = _help("erase-leaky-jobs")
-    for word in ("GITLAB_TOKEN", "api scope", "Maintainer", "--yes", "dry run", "secret_findings", "job_erasures",
-                 "--base-url", "--confirm-base-url", "gitlab_data", "duckdb"):
+    for word in (
+        "GITLAB_TOKEN",
+        "api scope",
+        "Maintainer",
+        "--yes",
+        "dry run",
+        "secret_findings",
+        "job_erasures",
+        "--base-url",
+        "--confirm-base-url",
+        "gitlab_data",
+        "duckdb",
+    ):
         assert word in text, word

@@ -21,8 +21,16 @@ GIT = ["git", "-c", "user.name=clone", "-c", "user.email=clone@example.com", "-c
 
 def _clone(target: Path) -> Path:
     """The repository's files as a fresh clone has them (the working tree, without ignored files), committed."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for relative in filter(None, listed):
         source = REPO / relative
         if source.is_file():
@@ -35,16 +43,25 @@ def _clone(target: Path) -> Path:
 
 def _user_env(home: Path, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """A user's shell: their own HOME, no dlt or GitLab settings in the environment."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SOURCES__", "DESTINATION__", "GITLAB_", "DLT_", "PYTHONPATH", "XDG_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SOURCES__", "DESTINATION__", "GITLAB_", "DLT_", "PYTHONPATH", "XDG_"))
+    }
     env["HOME"] = str(home)
     env.update(extra or {})
     return env
 
 
 def _run(clone: Path, home: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "gitlab_pipeline.py", *args], cwd=clone, env=_user_env(home, env),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "gitlab_pipeline.py", *args],
+        cwd=clone,
+        env=_user_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _keys(database: Path, dataset: str, table: str) -> List[tuple]:
@@ -59,8 +76,9 @@ def _assert_equals_truth(database: Path, dataset: str, truth: GitLabEmulator, **
 
 
 def _git_status(clone: Path) -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone, capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_two_clones_keep_their_own_demo_and_state_and_a_real_load_never_mixes_with_it(tmp_path):
@@ -83,15 +101,28 @@ def test_two_clones_keep_their_own_demo_and_state_and_a_real_load_never_mixes_wi
         # which serves until stopped)
         hint = demo.stdout.strip().splitlines()[-1]
         assert hint.startswith("Look at it: ") and hint.endswith(f" {DEMO_PIPELINE} show"), hint
-        info = subprocess.run(["bash", "-c", re.sub(r" show$", " info", hint.removeprefix("Look at it: "))],
-                              cwd=clone, env=_user_env(home), capture_output=True, text=True, timeout=120)
+        info = subprocess.run(
+            ["bash", "-c", re.sub(r" show$", " info", hint.removeprefix("Look at it: "))],
+            cwd=clone,
+            env=_user_env(home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert info.returncode == 0 and DEMO_DATASET in info.stdout, info.stdout + info.stderr
     assert not (home / ".dlt" / "pipelines").exists() or not any((home / ".dlt" / "pipelines").iterdir())
 
     # a real load in the first clone: its own dataset and cursors, nothing of the demo's
     with GitLabEmulator() as gitlab:
-        real = _run(clones[0], home, "--base-url", gitlab.base_url, "--group", "acme/data",
-                    env={"GITLAB_TOKEN": TOKENS["maintainer"]})
+        real = _run(
+            clones[0],
+            home,
+            "--base-url",
+            gitlab.base_url,
+            "--group",
+            "acme/data",
+            env={"GITLAB_TOKEN": TOKENS["maintainer"]},
+        )
         assert real.returncode == 0, real.stdout + real.stderr
         _assert_equals_truth(clones[0] / "gitlab_pipeline.duckdb", DATASET, gitlab, groups=("acme/data",))
     _assert_equals_truth(clones[0] / f"{DEMO_PIPELINE}.duckdb", DEMO_DATASET, demo_world)

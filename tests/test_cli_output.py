@@ -22,8 +22,9 @@ def test_a_normal_run_is_quiet_and_its_progress_lines_mean_something(emulator, w
         progress = [line for line in result.stdout.splitlines() if line.startswith("Progress: ")]
         assert progress, result.stdout
         assert not DLT_STAGE_NOISE.search(result.stdout), result.stdout
-        assert all(re.search(r"\d+ rows in \d+ tables", line) and re.search(r"\d+ requests", line)
-                   for line in progress), progress
+        assert all(
+            re.search(r"\d+ rows in \d+ tables", line) and re.search(r"\d+ requests", line) for line in progress
+        ), progress
         if run == "first":
             assert any(re.search(r"job logs \d+ of \d+", line) for line in progress), progress
     totals = re.search(r"Loaded (\d+) rows into (\d+) tables in [\d.]+ s", result.stdout)
@@ -32,9 +33,14 @@ def test_a_normal_run_is_quiet_and_its_progress_lines_mean_something(emulator, w
 
 def test_on_a_terminal_progress_is_one_live_line(emulator, workspace):
     controller, terminal = pty.openpty()
-    proc = subprocess.Popen([sys.executable, str(CLI), "--base-url", emulator.base_url, "--project", "acme/website"],
-                            cwd=workspace.root, env=workspace.env(PROGRESS_EVERY), stdin=terminal, stdout=terminal,
-                            stderr=terminal)
+    proc = subprocess.Popen(
+        [sys.executable, str(CLI), "--base-url", emulator.base_url, "--project", "acme/website"],
+        cwd=workspace.root,
+        env=workspace.env(PROGRESS_EVERY),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
     os.close(terminal)
     output = b""
     while True:

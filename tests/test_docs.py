@@ -13,9 +13,15 @@ import pytest
 from tests.utils import CLI, REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-CONFIG_FILES = [REPO / ".dlt" / "config.toml", REPO / ".dlt" / "secrets.toml.example", REPO / "dags" / ".dlt" / "config.toml"]
+CONFIG_FILES = [
+    REPO / ".dlt" / "config.toml",
+    REPO / ".dlt" / "secrets.toml.example",
+    REPO / "dags" / ".dlt" / "config.toml",
+]
 # commands that need the project's packages: from a fresh clone they work only with the virtualenv's tools
-PROJECT_COMMAND = re.compile(r"(?:^|[\s`(])((?:\S*/)?(?:python3?|pytest|streamlit|dlt)\b)\s+(?:-m\s+\S+|\S*\.py|run|pipeline)")
+PROJECT_COMMAND = re.compile(
+    r"(?:^|[\s`(])((?:\S*/)?(?:python3?|pytest|streamlit|dlt)\b)\s+(?:-m\s+\S+|\S*\.py|run|pipeline)"
+)
 
 
 def _blocks(doc: Path, *languages: str) -> Iterator[Tuple[str, str]]:
@@ -48,8 +54,12 @@ def test_the_shipped_config_files_parse(path):
 @pytest.mark.parametrize("doc", DOCS, ids=lambda path: path.name)
 def test_commands_use_the_virtualenv(doc):
     system_tools = [
-        code for code in _code(doc) for tool in PROJECT_COMMAND.findall(code)
-        if not tool.startswith(".venv/bin/") and "/.venv/bin:" not in code and "python3 -m venv" not in code
+        code
+        for code in _code(doc)
+        for tool in PROJECT_COMMAND.findall(code)
+        if not tool.startswith(".venv/bin/")
+        and "/.venv/bin:" not in code
+        and "python3 -m venv" not in code
         and not re.search(r"python3 tools/\w+\.py", code)  # the tools' own scripts need only the standard library
     ]
     assert system_tools == [], "use .venv/bin/..., or put .venv/bin first on PATH"
@@ -57,11 +67,16 @@ def test_commands_use_the_virtualenv(doc):
 
 def test_every_flag_the_readme_names_exists():
     help_text = subprocess.run([sys.executable, str(CLI), "--help"], capture_output=True, text=True).stdout
-    erase_help = subprocess.run([sys.executable, str(CLI), "erase-leaky-jobs", "--help"], capture_output=True,
-                                text=True).stdout
+    erase_help = subprocess.run(
+        [sys.executable, str(CLI), "erase-leaky-jobs", "--help"], capture_output=True, text=True
+    ).stdout
     readme = REPO / "README.md"
-    named = {flag for code in _code(readme) if "gitlab_pipeline.py" in code or code.startswith("--")
-             for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", code)}
+    named = {
+        flag
+        for code in _code(readme)
+        if "gitlab_pipeline.py" in code or code.startswith("--")
+        for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", code)
+    }
     assert named, "the README names no flag"
     missing = sorted(flag for flag in named if flag not in help_text + erase_help)
     assert missing == []

@@ -679,7 +679,7 @@ def test_group_project_and_date_filters_narrow_the_figures(page, dashboard, expe
 def test_postgresql_dashboard_says_what_is_not_loaded_then_shows_the_next_load(page, postgres_dsn, tmp_path,
                                                                               demo_data):
     ws = Workspace(tmp_path, token=None, destination="postgres", database_dsn=postgres_dsn)
-    first = ws.run("--demo", "--resources", "groups,projects")
+    first = ws.run("--demo", "--dataset", DATASET, "--resources", "groups,projects")
     assert first.returncode == 0, first.output
     assert {table for table in ws.tables() if "__" not in table} == {"groups", "projects"}
     server, url = start_dashboard(ws, "streamlit.log")  # credentials reach it as DESTINATION__POSTGRES__CREDENTIALS
@@ -692,7 +692,7 @@ def test_postgresql_dashboard_says_what_is_not_loaded_then_shows_the_next_load(p
             expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text(missing)
         expect(page.get_by_test_id("stSidebar")).to_contain_text("Data: postgres, dataset gitlab_data")
 
-        second = ws.run("--demo")  # the demo world, all of it, job logs included
+        second = ws.run("--demo", "--dataset", DATASET)  # the same demo world as the DuckDB load, all of it
         assert second.returncode == 0, second.output
         assert {"job_logs", "job_log_sections", "secret_findings"} <= ws.tables()
         page.get_by_test_id("stSidebar").get_by_role("button", name="Reload data").click()
