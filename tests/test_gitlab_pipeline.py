@@ -269,9 +269,10 @@ def test_full_refresh_drops_the_tables_and_state_and_loads_everything_again(emul
     assert result.returncode == 0, result.output
     # the rows of the projects no longer named are gone: the tables were dropped, not merged into
     assert_load_equals_truth(workspace, emulator, groups=("acme/platform/infra",))
-    # and the state: every pipeline's jobs, every commit since the default start and every finished log read again
-    pipelines = emulator.truth("pipelines", groups=("acme/platform/infra",))
-    assert pipelines and requested_ids(emulator, r"/api/v4/projects/\d+/pipelines/(\d+)/jobs") == pipelines
+    # and the state: every project's jobs listed again (a first load lists them per project), every commit since
+    # the default start and every finished log read again
+    projects = emulator.truth("projects", groups=("acme/platform/infra",))
+    assert projects and requested_ids(emulator, r"/api/v4/projects/(\d+)/jobs") == projects
     commit_cursors = {r.query.get("since") for r in emulator.requests if r.path.endswith("/repository/commits")}
     assert {datetime.fromisoformat(cursor) for cursor in commit_cursors} == {datetime(2000, 1, 1, tzinfo=timezone.utc)}
     finished = {(row["id"],) for row in emulator.truth_rows("jobs", groups=("acme/platform/infra",))
