@@ -3,10 +3,9 @@
 See https://docs.gitlab.com/api/rest/ for the REST API v4 it reads.
 """
 
-from typing import Annotated, Callable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 import dlt
-from dlt.common.configuration.specs.base_configuration import NotResolved
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
@@ -44,8 +43,8 @@ def gitlab_source(
     include_subgroups: bool = True,
     include_archived: bool = False,
     start_date: str = START_DATE,
-    # not resolved by dlt's injection, which would look under [sources.gitlab.credentials]: see gitlab_credentials
-    credentials: Annotated[Optional[GitLabCredentials], NotResolved()] = None,
+    # typed Any so that dlt's injection leaves it alone (it would resolve a spec under [sources.gitlab.credentials])
+    credentials: Any = None,
     run_stats: Optional[GitLabRunStats] = None,
     request_budget: Optional[RequestBudget] = None,
 ) -> List[DltResource]:
@@ -82,7 +81,7 @@ def gitlab_source(
     if not groups and not projects:
         raise GitLabSourceError("nothing to load: name at least one group or project (--group / --project)")
     stats = run_stats or GitLabRunStats()
-    connection = credentials or gitlab_credentials()
+    connection: GitLabCredentials = credentials or gitlab_credentials()
     auth = GitLabTokenAuth(connection.access_token, connection.token_type)
     url = connection.api_url
     start = first_load_start(start_date)

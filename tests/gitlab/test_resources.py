@@ -104,3 +104,12 @@ def test_every_curated_endpoint_comes_from_the_generated_catalogue():
     discovery = {"/groups/{}", "/groups/{}/descendant_groups", "/groups/{}/projects", "/projects/{}"}
     job_listing = {"/projects/{}/jobs", "/projects/{}/pipelines/{}/jobs"}
     assert curated | discovery | job_listing <= catalogue, sorted((curated | discovery | job_listing) - catalogue)
+
+
+def test_without_credentials_the_source_reads_them_from_sources_gitlab(monkeypatch):
+    """As the Airflow DAG calls it: the token and URL come from `[sources.gitlab]`, not from a credentials table."""
+    monkeypatch.delenv("GITLAB_TOKEN", raising=False)
+    monkeypatch.setenv("SOURCES__GITLAB__ACCESS_TOKEN", "glpat-from-config")
+    monkeypatch.setenv("SOURCES__GITLAB__BASE_URL", "http://127.0.0.1:9")
+    source = gitlab_source(groups=["acme"])
+    assert set(source.selected_resources) == EXPECTED
