@@ -91,7 +91,8 @@ def gitlab_credentials(**given: Optional[Any]) -> GitLabCredentials:
         GitLabCredentials: Resolved and normalised.
     """
     explicit = {name: value for name, value in given.items() if value is not None}
-    return resolve_configuration(GitLabCredentials(), sections=CONFIG_SECTIONS, explicit_value=explicit or None)
+    # a dict, even an empty one: dlt then looks up no native value at [sources.gitlab] (a table in config.toml)
+    return resolve_configuration(GitLabCredentials(), sections=CONFIG_SECTIONS, explicit_value=explicit)
 
 
 def same_gitlab(one: str, other: str) -> bool:
