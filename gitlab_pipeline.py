@@ -11,10 +11,12 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, cast
 
 import dlt
 from dlt.common.runtime.collector import LogCollector
+from dlt.common.schema.typing import TSchemaContract
+from dlt.common.typing import TRefreshMode
 from dlt.pipeline.pipeline import Pipeline
 
 from gitlab import gitlab_source
@@ -114,7 +116,7 @@ def parse_since(value: str) -> str:
         ) from None
 
 
-def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str, str]]]:
+def parse_schema_contract(value: Optional[str]) -> Optional[TSchemaContract]:
     """`--schema-contract` as dlt takes it: one mode for everything, or a mode per entity."""
     if not value:
         return None
@@ -125,7 +127,7 @@ def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str,
                 f"unknown schema contract {value!r}: use one of {', '.join(SCHEMA_CONTRACT_MODES)}"
                 f" or ENTITY=MODE pairs with ENTITY in {', '.join(SCHEMA_CONTRACT_ENTITIES)}"
             )
-        return value
+        return cast(TSchemaContract, value)
     contract: Dict[str, str] = {}
     for pair in value.split(","):
         entity, _, mode = (part.strip() for part in pair.partition("="))
@@ -135,7 +137,7 @@ def parse_schema_contract(value: Optional[str]) -> Optional[Union[str, Dict[str,
                 f" and MODE in {', '.join(SCHEMA_CONTRACT_MODES)}"
             )
         contract[entity] = mode
-    return contract
+    return cast(TSchemaContract, contract)
 
 
 def source_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
@@ -168,7 +170,7 @@ def select_resources(source: Any, resources: Optional[str]) -> Any:
 
 def data_location(pipeline: Pipeline) -> str:
     """Where the loaded data lives, with no password in it."""
-    credentials = pipeline.destination_client().config.credentials  # type: ignore[attr-defined]
+    credentials = pipeline.destination_client().config.credentials
     database = getattr(credentials, "database", None) or "?"
     if pipeline.destination.destination_type.endswith(".duckdb"):
         return f"DuckDB file {database}, dataset {pipeline.dataset_name}"
@@ -297,8 +299,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
     started = time.monotonic()
     try:
         finish_pending_load(pipeline)
-        load_info = pipeline.run(
-            source, refresh="drop_sources" if args.full_refresh else None, schema_contract=schema_contract
+        load_info = pipeline.run(  # dlt takes None for both, though its annotations leave None out
+            source,
+            refresh=cast(TRefreshMode, "drop_sources" if args.full_refresh else None),
+            schema_contract=cast(TSchemaContract, schema_contract),
         )
         load_info.raise_on_failed_jobs()
     except BaseException as exc:

@@ -4,7 +4,7 @@ See https://dlthub.com/docs/walkthroughs/deploy-a-pipeline/deploy-with-airflow-c
 """
 
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, cast
 
 import dlt
 from airflow import DAG
@@ -81,7 +81,7 @@ def add_family_runs(tasks: PipelineTasksGroup, source: DltSource) -> None:
             pipeline_name=family_pipeline_name(family),
             destination=destination,
             dataset_name=dataset,
-            import_schema_path=import_schema_path(),
+            import_schema_path=cast(str, import_schema_path()),  # dlt takes None: no import schema
         )
         # the default trigger rule: with "all_done" a run whose scope task failed would still end green,
         # as Airflow judges a run by its leaves, the families

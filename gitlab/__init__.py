@@ -9,6 +9,7 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
+from dlt.sources.rest_api.typing import ResponseAction
 
 from gitlab.credentials import GitLabCredentials, gitlab_credentials
 from gitlab.cursors import CURSORS_RESOURCE, CursorHolds, project_cursors
@@ -21,7 +22,7 @@ from gitlab.run_stats import GitLabRunStats
 from gitlab.scope import GitLabScope, TDataItem
 from gitlab.settings import MAX_TABLE_NESTING, PER_PAGE, START_DATE
 from gitlab.tables import hints
-from rest_api import GITLAB_LINK_PAGINATOR, GitLabLinkPaginator, GitLabTokenAuth
+from rest_api import GitLabLinkPaginator, GitLabTokenAuth
 
 
 def _deferred(pages: Callable[[], Iterator[List[TDataItem]]]) -> Callable[[], Iterator[List[TDataItem]]]:
@@ -97,19 +98,21 @@ def gitlab_source(
         include_subgroups,
         include_archived,
     )
-    denied_actions = [
+    denied_actions: List[ResponseAction] = [
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
     projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
     config: RESTAPIConfig = {
-        "client": {"base_url": url, "auth": auth, "paginator": GITLAB_LINK_PAGINATOR, "session": session},
+        "client": {"base_url": url, "auth": auth, "paginator": GitLabLinkPaginator(), "session": session},
         "resource_defaults": {
             "endpoint": {"params": {"per_page": PER_PAGE}, "response_actions": denied_actions},
         },
         "resources": [
             dlt.resource(_deferred(scope.groups), **hints("groups")),
             projects_resource,
-            dlt.transformer(project_cursors(start_date), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False),
+            dlt.transformer(
+                project_cursors(start_date), data_from=projects_resource, name=CURSORS_RESOURCE, selected=False
+            ),
             *declared_resources(denied_actions, holds),
         ],
     }

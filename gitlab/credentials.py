@@ -14,7 +14,7 @@ from gitlab.errors import GitLabSourceError
 from gitlab.settings import API_PREFIX, DEFAULT_BASE_URL, TOKEN_ENV_VARS, USER_AGENT
 from rest_api.auth import TOKEN_TYPES, auth_headers
 
-CONFIG_SECTIONS = ("sources", "gitlab")
+CONFIG_SECTIONS = ("sources",)  # + the spec's own section, "gitlab"
 
 
 def api_url(base_url: str) -> str:
@@ -33,28 +33,24 @@ class GitLabCredentials(CredentialsConfiguration):
     `headers()` is the only place the token becomes a request header.
     """
 
-    __section__: ClassVar[Optional[str]] = None  # keys sit in [sources.gitlab] itself, not in a credentials table
+    __section__: ClassVar[str] = "gitlab"  # the keys sit in [sources.gitlab] itself, not in a credentials table
 
-    access_token: TSecretStrValue = None
+    access_token: Optional[TSecretStrValue] = None
     """Personal, group or project access token (read_api), or an OAuth token; GITLAB_TOKEN as a fallback."""
     base_url: str = DEFAULT_BASE_URL
     """GitLab's URL, with or without /api/v4."""
     token_type: str = "auto"
     """"auto" (told from the token), "private", "oauth" or "job"."""
 
-    def on_partial(self) -> None:
-        """No token in config or secrets: take it from `GITLAB_TOKEN`, as glab and python-gitlab do."""
-        token = next((os.environ[name] for name in TOKEN_ENV_VARS if os.environ.get(name)), None)
-        if not token:
+    def on_resolved(self) -> None:
+        """Takes the token from `GITLAB_TOKEN` (as glab and python-gitlab do) when config has none; checks the rest."""
+        token = self.access_token or next((os.environ[name] for name in TOKEN_ENV_VARS if os.environ.get(name)), None)
+        if not token or not token.strip():
             raise GitLabSourceError(
                 "no GitLab token: set sources.gitlab.access_token in .dlt/secrets.toml,"
                 " or SOURCES__GITLAB__ACCESS_TOKEN or GITLAB_TOKEN in the environment"
             )
-        self.access_token = token
-        self.resolve()
-
-    def on_resolved(self) -> None:
-        self.access_token = self.access_token.strip()
+        self.access_token = token.strip()
         self.base_url = api_url(self.base_url)[: -len(API_PREFIX)]
         if self.token_type not in TOKEN_TYPES:
             raise GitLabSourceError(
@@ -68,7 +64,7 @@ class GitLabCredentials(CredentialsConfiguration):
 
     def headers(self) -> Dict[str, str]:
         """The request headers that carry the token (in the header its kind needs) and our User-Agent."""
-        return {**auth_headers(self.access_token, self.token_type), "User-Agent": USER_AGENT}
+        return {**auth_headers(self.access_token or "", self.token_type), "User-Agent": USER_AGENT}
 
     def __str__(self) -> str:
         return f"GitLabCredentials(base_url={self.base_url!r}, token='*****')"

@@ -96,10 +96,9 @@ class CursorFilter:
     A held project's rows still load, but its cursor stays where the run found it.
     """
 
-    def __init__(self, table: str, path: str, holds: CursorHolds, project_key: str = "project_id") -> None:
+    def __init__(self, table: str, path: str, holds: CursorHolds) -> None:
         self.table = table
         self.cursor_field, _ = cursor_of(table)
-        self.project_key = project_key
         self.holds = holds
         self._loaded_at_start: Dict[str, Dict[str, Any]] = {}
         self._held: Set[str] = set()
@@ -107,7 +106,7 @@ class CursorFilter:
         holds.register(path, self)
 
     def __call__(self, row: TDataItem) -> bool:
-        project = str(row[self.project_key])
+        project = str(row["project_id"])
         with self.holds.lock:
             cursors = self._state = _cursors(self.table)
             stored = cursors.get(project)

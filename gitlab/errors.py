@@ -49,7 +49,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _contract_message(error: DataValidationError) -> str:
-    what = f"column {error.column_name!r} of table {error.table_name!r}" if error.column_name else f"table {error.table_name!r}"
+    table = f"table {error.table_name!r}"
+    what = f"column {error.column_name!r} of {table}" if error.column_name else table
     return (
         f"schema contract {error.schema_entity}={error.contract_mode} stops the load: GitLab sent a new"
         f" {what}; nothing was loaded (rerun with --schema-contract evolve to accept it)"

@@ -82,7 +82,6 @@ def make_session(
     stats: GitLabRunStats,
     budget: Optional[RequestBudget] = None,
     on_failed: Optional[TFailedPart] = None,
-    max_attempts: int = REQUEST_MAX_ATTEMPTS,
 ) -> Session:
     """Builds a requests session with dlt's retries (5xx, timeouts, dropped connections) inside the run's budget.
 
@@ -92,7 +91,6 @@ def make_session(
             logs. None: a budget of this session's, without caps, that follows GitLab's answers.
         on_failed (Callable[[str, str], None], optional): Takes (url, reason) of a project's endpoint that still
             fails after the retries; that endpoint is then skipped. None: such a failure ends the run.
-        max_attempts (int): Attempts per request before giving up.
 
     Returns:
         Session: Shared by the declarative resources and the discovery of groups and projects.
@@ -100,7 +98,7 @@ def make_session(
     session = Client(
         request_timeout=REQUEST_TIMEOUT_SECONDS,
         raise_for_status=False,
-        request_max_attempts=max_attempts,
+        request_max_attempts=REQUEST_MAX_ATTEMPTS,
         request_backoff_factor=REQUEST_BACKOFF_FACTOR,
         request_max_retry_delay=REQUEST_MAX_RETRY_DELAY_SECONDS,
     ).session

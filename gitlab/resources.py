@@ -7,35 +7,60 @@ curation knows: parent→child `resolve` and cursors; keys and dispositions come
 from typing import Any, Dict, List, Optional
 
 from dlt.sources.rest_api import EndpointResource
+from dlt.sources.rest_api.typing import Endpoint, ProcessingSteps, ResponseAction
 
 from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, CursorHolds
 from gitlab.tables import cursor_of, hints
 from gitlab.transforms import commit_dates_in_utc, rename_parent_key
 
-TResponseAction = Dict[str, Any]
-
 PROJECT = "/projects/{resources.projects.id}"
 # Incremental endpoints hang off `project_cursors`, whose rows carry each project's resume points.
 CURSOR_PROJECT = f"/projects/{{resources.{CURSORS_RESOURCE}.id}}"
 NEWEST_LAST = {"order_by": "updated_at", "sort": "asc"}
-WITH_PROJECT_ID: Dict[str, Any] = {
-    "include_from_parent": ["id"],
-    "processing_steps": [{"map": rename_parent_key("_projects_id", "project_id")}],
-}
-# One request per parent row (pipeline, issue, merge request): dlt fetches them on its `[extract] workers` pool.
-PER_PARENT = {"parallelized": True}
 
 
-def resource(table: str, path: str, **declaration: Any) -> EndpointResource:
-    """The declaration of `table`: its hints from `gitlab.tables`, its endpoint `path`, and the rest as given."""
-    endpoint: Dict[str, Any] = {"path": path, **declaration.pop("endpoint", {})}
-    declared: EndpointResource = {**hints(table), "endpoint": endpoint, **declaration}  # type: ignore[typeddict-item]
+def resource(
+    table: str,
+    path: str,
+    params: Optional[Dict[str, Any]] = None,
+    key_from_parent: Optional[str] = None,
+    steps: Optional[List[ProcessingSteps]] = None,
+    response_actions: Optional[List[ResponseAction]] = None,
+    per_parent: bool = False,
+) -> EndpointResource:
+    """The declaration of `table`: its hints from `gitlab.tables`, and its endpoint.
+
+    Args:
+        table (str): Table name in `gitlab.tables`.
+        path (str): Endpoint path, with `{resources.<parent>.<field>}` placeholders.
+        params (dict, optional): Query parameters.
+        key_from_parent (str, optional): `project_id` or `group_id` when GitLab's rows lack their
+            parent's key, which is then copied from the parent's `id`.
+        steps (list, optional): Further processing steps, after the parent key is added.
+        response_actions (list, optional): Replaces the default response actions.
+        per_parent (bool): One request per parent row (pipeline, issue, merge request): fetched in
+            parallel on dlt's `[extract] workers` pool.
+
+    Returns:
+        EndpointResource: The resource's declaration.
+    """
+    endpoint: Endpoint = {"path": path}
+    if params:
+        endpoint["params"] = params
+    if response_actions:
+        endpoint["response_actions"] = response_actions
+    declared: EndpointResource = {**hints(table), "endpoint": endpoint}
+    processing: List[ProcessingSteps] = []
+    if key_from_parent:
+        parent = path.split("{resources.", 1)[1].split(".", 1)[0]
+        declared["include_from_parent"] = ["id"]
+        processing.append({"map": rename_parent_key(f"_{parent}_id", key_from_parent)})
+    processing += steps or []
+    if processing:
+        declared["processing_steps"] = processing
+    if per_parent:
+        declared["parallelized"] = True
     return declared
-
-
-def project_list(table: str, path: str, **endpoint: Any) -> EndpointResource:
-    """A list below each project whose rows lack `project_id`, which is added from the parent."""
-    return resource(table, f"{PROJECT}/{path}", endpoint=endpoint, **WITH_PROJECT_ID)
 
 
 def incremental_resource(
@@ -44,7 +69,7 @@ def incremental_resource(
     holds: CursorHolds,
     params: Optional[Dict[str, Any]] = None,
     rows_have_project_id: bool = True,
-    **endpoint: Any,
+    response_actions: Optional[List[ResponseAction]] = None,
 ) -> EndpointResource:
     """A merged resource under `project_cursors` that resumes at each project's own cursor.
 
@@ -54,34 +79,27 @@ def incremental_resource(
         holds (CursorHolds): The run's cursor holds: a project whose endpoint failed keeps its cursor.
         params (dict, optional): Further query parameters.
         rows_have_project_id (bool): False when GitLab's rows lack `project_id`, which is then added.
-        **endpoint: Further endpoint settings, e.g. `response_actions`.
+        response_actions (list, optional): Replaces the default response actions.
 
     Returns:
         EndpointResource: The resource's declaration.
     """
     _, cursor_param = cursor_of(table)
-    steps: List[Dict[str, Any]] = []
-    from_parent: Dict[str, Any] = {}
-    if not rows_have_project_id:
-        from_parent["include_from_parent"] = ["id"]
-        steps.append({"map": rename_parent_key(f"_{CURSORS_RESOURCE}_id", "project_id")})
-    steps.append({"filter": CursorFilter(table, path, holds)})
-    params = {cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})}
     return resource(
-        table, f"{CURSOR_PROJECT}/{path}", endpoint={"params": params, **endpoint}, processing_steps=steps, **from_parent
+        table,
+        f"{CURSOR_PROJECT}/{path}",
+        params={cursor_param: f"{{resources.{CURSORS_RESOURCE}.{table}_since}}", **(params or {})},
+        key_from_parent=None if rows_have_project_id else "project_id",
+        steps=[{"filter": CursorFilter(table, path, holds)}],
+        response_actions=response_actions,
     )
 
 
 def member_resources() -> List[EndpointResource]:
     """`group_members` and `project_members`: direct members, replaced each run so removals show."""
     return [
-        resource(
-            "group_members",
-            "/groups/{resources.groups.id}/members",
-            include_from_parent=["id"],
-            processing_steps=[{"map": rename_parent_key("_groups_id", "group_id")}],
-        ),
-        project_list("project_members", "members"),
+        resource("group_members", "/groups/{resources.groups.id}/members", key_from_parent="group_id"),
+        resource("project_members", f"{PROJECT}/members", key_from_parent="project_id"),
     ]
 
 
@@ -92,10 +110,10 @@ def ci_resources(holds: CursorHolds) -> List[EndpointResource]:
         resource(
             "jobs",
             "/projects/{resources.pipelines.project_id}/pipelines/{resources.pipelines.id}/jobs",
-            endpoint={"params": {"include_retried": "true"}},
-            **PER_PARENT,
+            params={"include_retried": "true"},
+            per_parent=True,
         ),
-        project_list("environments", "environments"),
+        resource("environments", f"{PROJECT}/environments", key_from_parent="project_id"),
         incremental_resource("deployments", "deployments", holds, NEWEST_LAST, rows_have_project_id=False),
     ]
 
@@ -104,10 +122,16 @@ def issue_resources(holds: CursorHolds) -> List[EndpointResource]:
     """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
     return [
         incremental_resource("issues", "issues", holds, {"scope": "all", "state": "all", **NEWEST_LAST}),
-        resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes", **PER_PARENT),
+        resource(
+            "issue_notes",
+            "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes",
+            per_parent=True,
+        ),
         resource("milestones", f"{PROJECT}/milestones"),
         # group labels would repeat once per project; they are not this table's rows
-        project_list("labels", "labels", params={"include_ancestor_groups": "false"}),
+        resource(
+            "labels", f"{PROJECT}/labels", params={"include_ancestor_groups": "false"}, key_from_parent="project_id"
+        ),
     ]
 
 
@@ -120,12 +144,12 @@ def merge_request_resources(holds: CursorHolds) -> List[EndpointResource]:
         resource(
             "merge_request_notes",
             "/projects/{resources.merge_requests.project_id}/merge_requests/{resources.merge_requests.iid}/notes",
-            **PER_PARENT,
+            per_parent=True,
         ),
     ]
 
 
-def repository_resources(denied_actions: List[TResponseAction], holds: CursorHolds) -> List[EndpointResource]:
+def repository_resources(denied_actions: List[ResponseAction], holds: CursorHolds) -> List[EndpointResource]:
     """`commits` (by `since`), `branches`, `tags` and `releases`."""
     return [
         incremental_resource(
@@ -135,13 +159,13 @@ def repository_resources(denied_actions: List[TResponseAction], holds: CursorHol
             rows_have_project_id=False,
             response_actions=[*denied_actions, {"status_code": 200, "action": commit_dates_in_utc}],
         ),
-        project_list("branches", "repository/branches"),
-        project_list("tags", "repository/tags"),
-        project_list("releases", "releases"),
+        resource("branches", f"{PROJECT}/repository/branches", key_from_parent="project_id"),
+        resource("tags", f"{PROJECT}/repository/tags", key_from_parent="project_id"),
+        resource("releases", f"{PROJECT}/releases", key_from_parent="project_id"),
     ]
 
 
-def declared_resources(denied_actions: List[TResponseAction], holds: CursorHolds) -> List[EndpointResource]:
+def declared_resources(denied_actions: List[ResponseAction], holds: CursorHolds) -> List[EndpointResource]:
     """All declarative resources, children of `groups`, `projects` and `project_cursors`.
 
     Args:

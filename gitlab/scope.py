@@ -3,7 +3,7 @@
 See https://docs.gitlab.com/api/groups/ and https://docs.gitlab.com/api/projects/
 """
 
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
 from urllib.parse import quote
 
 from dlt.sources.helpers.rest_client import RESTClient
@@ -71,7 +71,7 @@ class GitLabScope:
 
     def projects(self) -> Iterator[List[TDataItem]]:
         """Pages of the projects directly in each group in scope, then the requested projects, each once."""
-        seen = set()
+        seen: Set[int] = set()
         params: Dict[str, Any] = {"per_page": PER_PAGE, "with_shared": "false"}
         if not self.include_archived:
             params["archived"] = "false"

@@ -5,9 +5,20 @@ tables' hints and the tests' key map are all derived from `TABLES`.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, TypedDict, Union
 
-MERGE, REPLACE = "merge", "replace"
+from dlt.common.schema.typing import TWriteDisposition
+
+MERGE: TWriteDisposition = "merge"
+REPLACE: TWriteDisposition = "replace"
+
+
+class TTableHints(TypedDict):
+    """The hints of one table as `dlt.resource` and rest_api's `EndpointResource` take them."""
+
+    name: str
+    primary_key: Union[str, List[str]]
+    write_disposition: TWriteDisposition
 
 
 @dataclass(frozen=True)
@@ -20,7 +31,7 @@ class Table:
 
     name: str
     primary_key: Tuple[str, ...]
-    write_disposition: str
+    write_disposition: TWriteDisposition
     family: str
     cursor: Optional[Tuple[str, str]] = None
 
@@ -70,8 +81,12 @@ def cursor_of(name: str) -> Tuple[str, str]:
     return cursor
 
 
-def hints(name: str) -> Dict[str, object]:
+def hints(name: str) -> TTableHints:
     """The dlt hints of table `name`: `name`, `primary_key` and `write_disposition`."""
     table = TABLE[name]
     key = table.primary_key
-    return {"name": name, "primary_key": key[0] if len(key) == 1 else list(key), "write_disposition": table.write_disposition}
+    return {
+        "name": name,
+        "primary_key": key[0] if len(key) == 1 else list(key),
+        "write_disposition": table.write_disposition,
+    }

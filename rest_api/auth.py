@@ -63,7 +63,7 @@ def auth_headers(token: str, token_type: str = "auto") -> Dict[str, str]:
 class GitLabTokenAuth(AuthConfigBase):
     """Sends a GitLab token in the header its kind needs (see `auth_headers`)."""
 
-    token: TSecretStrValue = None
+    token: Optional[TSecretStrValue] = None
     token_type: str = "auto"
 
     def __init__(self, token: Optional[str] = None, token_type: str = "auto") -> None:
@@ -77,7 +77,7 @@ class GitLabTokenAuth(AuthConfigBase):
         self.token = value
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers.update(auth_headers(self.token, self.token_type))
+        request.headers.update(auth_headers(self.token or "", self.token_type))
         return request
 
     def __repr__(self) -> str:

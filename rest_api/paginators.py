@@ -28,7 +28,7 @@ class GitLabLinkPaginator(HeaderLinkPaginator):
         super().update_state(response, data)
         next_page = response.headers.get("X-Next-Page")
         if self._next_reference is None and next_page:
-            self._next_reference = _with_query(response.request.url, page=next_page)
+            self._next_reference = _with_query(str(response.request.url), page=next_page)
 
 
 class GitLabKeysetPaginator(GitLabLinkPaginator):
@@ -48,7 +48,8 @@ class GitLabKeysetPaginator(GitLabLinkPaginator):
         }
 
     def init_request(self, request: Request) -> None:
-        request.params = {**(request.params or {}), **self.keyset_params}
+        given: Dict[str, Any] = dict(request.params or {})  # type: ignore[arg-type]  # a mapping here, never a str
+        request.params = {**given, **self.keyset_params}
 
     def __str__(self) -> str:
         return f"{super().__str__()} keyset: {self.keyset_params}"

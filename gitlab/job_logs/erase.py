@@ -126,6 +126,7 @@ def leaky_jobs(pipeline: Pipeline) -> List[LeakyJob]:
                     f"SELECT job_id FROM {_table(client, ERASURES_TABLE)}"
                     f" WHERE outcome IN ({', '.join(repr(outcome) for outcome in DONE_OUTCOMES)})"
                 )
+                or []
             }
         except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
             done = set()
@@ -192,14 +193,16 @@ def _record(pipeline: Pipeline, results: List[EraseResult]) -> None:
         primary_key="job_id",
         columns={"status_code": {"data_type": "bigint", "nullable": True}},
     )
-    pipeline.run(resource, schema=pipeline.default_schema if pipeline.default_schema_name else None)
+    if pipeline.default_schema_name:  # into the schema that holds secret_findings
+        pipeline.run(resource, schema=pipeline.default_schema)
+    else:
+        pipeline.run(resource)
 
 
 def erase_leaky_jobs(
     pipeline: Pipeline,
     credentials: GitLabCredentials,
     yes: bool = False,
-    session: Optional[Session] = None,
 ) -> EraseReport:
     """Lists the jobs with secret findings and, with `yes`, erases each one's log and artifacts.
 
@@ -213,7 +216,6 @@ def erase_leaky_jobs(
         credentials (GitLabCredentials): The GitLab, and a token with the api scope of a user who may
             erase the jobs.
         yes (bool): Erase for real. Defaults to False (dry run).
-        session (Session, optional): The HTTP session; a retrying one from `make_session` by default.
 
     Returns:
         EraseReport: The jobs and the outcome for each.
@@ -222,7 +224,7 @@ def erase_leaky_jobs(
     report = EraseReport(jobs, dry_run=not yes)
     if not yes or not jobs:
         return report
-    http = session or make_session(GitLabRunStats())
+    http = make_session(GitLabRunStats())
     forbidden: Dict[int, EraseResult] = {}
     try:
         for job in jobs:

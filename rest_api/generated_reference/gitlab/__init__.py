@@ -2,6 +2,7 @@ from typing import List
 
 import dlt
 from dlt.extract.source import DltResource
+
 from rest_api import rest_api_source
 from rest_api.typing import RESTAPIConfig
 
