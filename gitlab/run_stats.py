@@ -86,7 +86,9 @@ class GitLabRunStats:
             logger.warning(
                 "GitLab kept failing on %s (%s) after the retries: this and any other failing endpoint of %s"
                 " are skipped in this run, listed in the summary and read again on the next run",
-                route, reason, owner,
+                route,
+                reason,
+                owner,
             )
         self.failed.append((owner, endpoint, reason))
 

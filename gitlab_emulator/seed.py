@@ -128,12 +128,12 @@ def seed_world(seed: int = 7, jobs: int | None = None) -> World:
     return world
 
 
-_TINY_PROJECT = _ProjectSpec("acme", "app", "App", "A small app", "legacy", 2, commits=(8, 8), issues=(3, 3),
-                             merge_requests=(2, 2))
+_TINY_PROJECT = _ProjectSpec("acme", "app", "App", "A small app", "legacy", 1, active=False, commits=(8, 8),
+                             issues=(2, 2), merge_requests=(1, 1))
 
 
 def seed_tiny_world(seed: int = 7) -> World:
-    """Builds a world with one small project, `acme/app`, that loads in about 25 requests.
+    """Builds a world with one small project, `acme/app`, that loads in about 20 requests.
 
     For tests under tight rate limits (30 requests a minute), where the default world would take minutes.
 

@@ -56,4 +56,4 @@ def test_tiny_world_is_one_small_project() -> None:
     world = seed_tiny_world()
     assert [p.path_with_namespace for p in world.projects.values()] == ["acme/app"]
     finished = [j for j in world.jobs.values() if j.status in ("success", "failed", "canceled")]
-    assert 1 <= len(finished) <= 8 and len(world.pipelines) == 2
+    assert len(finished) == len(world.jobs) >= 2 and len(world.pipelines) == 1
