@@ -189,7 +189,12 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
 
     # the token went to GitLab only: not into the task logs, Airflow's database, dlt's folders or the data
     logs = {"first run's log": first["log"], "second run's log": second["log"]}
-    LeakSearch(logs, folders=[tmp_path], duckdb_files=[home.duckdb_path]).assert_nowhere([token])
+    LeakSearch(
+        logs,
+        folders=[tmp_path],
+        duckdb_files=[] if dsn else [home.loaded.duckdb_path],
+        postgres_dsns=[dsn] if dsn else [],
+    ).assert_nowhere([token])
 
 
 @pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + DAG_RUN_TIMEOUT_SECONDS)
