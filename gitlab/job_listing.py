@@ -138,7 +138,7 @@ class GitLabJobLister:
         ):
             if page and not listing.newest_created_at:
                 listing.newest_created_at = to_utc_iso(page[0]["created_at"])
-            kept = [job for job in page if to_utc_iso(job["pipeline"]["updated_at"]) >= self.start_date]
+            kept = [job for job in page if to_utc_iso(_pipeline_updated_at(job)) >= self.start_date]
             if kept:
                 yield kept
             if all(to_utc_iso(job["created_at"]) < self.start_date for job in page):
@@ -179,6 +179,12 @@ class GitLabJobLister:
             )
             for job in page
         ]
+
+
+def _pipeline_updated_at(job: TDataItem) -> str:
+    """When the job's pipeline last changed. Older GitLab versions list only its id, ref, sha and status; then the
+    job's creation stands in: a pipeline that gets a job changes then too."""
+    return str(job["pipeline"].get("updated_at") or job["created_at"])
 
 
 def _by_project(pipelines: List[TDataItem]) -> Dict[str, List[TDataItem]]:
