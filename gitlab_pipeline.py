@@ -152,8 +152,10 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, budget: RequestBudg
     tables = {name: count for name, count in sorted(row_counts.items()) if not name.startswith("_dlt")}
     top_level = {name: count for name, count in tables.items() if "__" not in name}
     nested = {name: count for name, count in tables.items() if "__" in name}
-    lines = [f"Loaded {sum(top_level.values())} rows into {len(top_level)} tables in {seconds:.1f} s"
-             f" with {stats.requests + stats.job_logs.requests} GitLab requests:"]
+    lines = [
+        f"Loaded {sum(top_level.values())} rows into {len(top_level)} tables in {seconds:.1f} s"
+        f" with {stats.requests + stats.job_logs.requests} GitLab requests:"
+    ]
     width = max((len(name) for name in top_level), default=0)
     lines += [f"  {name:<{width}}  {count:>8}" for name, count in top_level.items()]
     if nested:

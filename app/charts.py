@@ -31,7 +31,9 @@ def trend(frame: pd.DataFrame, y: str, title: str, color: Optional[str] = None, 
         encodings["color"] = alt.Color(f"{color}:N", title=None, legend=LEGEND)
         encodings["tooltip"].insert(0, alt.Tooltip(f"{color}:N"))
     return (
-        alt.Chart(frame).mark_line(point=True).encode(**encodings)
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(**encodings)
         .properties(height=CHART_HEIGHT_PX, padding=CHART_PADDING)
     )
 
@@ -42,8 +44,9 @@ def trend_lines(frame: pd.DataFrame, columns: List[str], title: str, y_format: s
     return trend(long, "value", title, color="measure", y_format=y_format)
 
 
-def bars(frame: pd.DataFrame, category: str, value: str, title: str, color: Optional[str] = None,
-         value_format: str = ",.1f") -> alt.Chart:
+def bars(
+    frame: pd.DataFrame, category: str, value: str, title: str, color: Optional[str] = None, value_format: str = ",.1f"
+) -> alt.Chart:
     """Horizontal bars, longest first, e.g. p95 duration per job."""
     encodings: Dict[str, Any] = {
         "y": alt.Y(f"{category}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=AXIS_LABEL_LIMIT_PX)),
@@ -54,8 +57,7 @@ def bars(frame: pd.DataFrame, category: str, value: str, title: str, color: Opti
         encodings["color"] = alt.Color(f"{color}:N", title=None, legend=LEGEND)
         encodings["tooltip"].append(alt.Tooltip(f"{color}:N"))
     return (
-        alt.Chart(frame).mark_bar().encode(**encodings)
-        .properties(height=alt.Step(BAR_STEP_PX), padding=CHART_PADDING)
+        alt.Chart(frame).mark_bar().encode(**encodings).properties(height=alt.Step(BAR_STEP_PX), padding=CHART_PADDING)
     )
 
 
@@ -68,10 +70,18 @@ def heatmap(frame: pd.DataFrame, x: str, y: str, value: str, title: str, value_f
             # every column labelled: slanted labels overlap as boxes but not as text, so none is dropped
             x=alt.X(f"{x}:N", title=None, axis=alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=200)),
             y=alt.Y(f"{y}:N", title=None, axis=alt.Axis(labelLimit=AXIS_LABEL_LIMIT_PX)),
-            color=alt.Color(f"{value}:Q", title=title, scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]),
-                            legend=alt.Legend(format=value_format)),
-            tooltip=[alt.Tooltip(f"{y}:N"), alt.Tooltip(f"{x}:N"), alt.Tooltip(f"{value}:Q", format=value_format),
-                     alt.Tooltip("pipelines:Q")],
+            color=alt.Color(
+                f"{value}:Q",
+                title=title,
+                scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]),
+                legend=alt.Legend(format=value_format),
+            ),
+            tooltip=[
+                alt.Tooltip(f"{y}:N"),
+                alt.Tooltip(f"{x}:N"),
+                alt.Tooltip(f"{value}:Q", format=value_format),
+                alt.Tooltip("pipelines:Q"),
+            ],
         )
         .properties(height=alt.Step(BAR_STEP_PX), padding=CHART_PADDING)
     )

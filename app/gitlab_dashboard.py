@@ -56,7 +56,9 @@ def sidebar(catalog: Catalog) -> Filters:
     in_group = catalog.projects_of_group(group)
     paths = catalog.project_paths()
     chosen = st.sidebar.multiselect(
-        "Projects", in_group, format_func=lambda project_id: paths.get(project_id, str(project_id)),
+        "Projects",
+        in_group,
+        format_func=lambda project_id: paths.get(project_id, str(project_id)),
         placeholder="All projects of the group",
     )
     start, end = _date_range(catalog)

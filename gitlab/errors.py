@@ -47,9 +47,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         nested = getattr(current, "exception", None)  # dlt's PipelineStepFailed keeps it here
-        current = current.__cause__ or current.__context__ or (
-            nested if isinstance(nested, BaseException) else None
-        )
+        current = current.__cause__ or current.__context__ or (nested if isinstance(nested, BaseException) else None)
 
 
 def _contract_message(error: DataValidationError) -> str:

@@ -29,9 +29,7 @@ def token_kind(token: str, token_type: str = "auto") -> str:
         str: "private" (personal, group and project access tokens), "oauth" or "job".
     """
     if token_type not in TOKEN_TYPES:
-        raise ValueError(
-            f"unknown token_type {token_type!r}: use one of {', '.join(TOKEN_TYPES)}"
-        )
+        raise ValueError(f"unknown token_type {token_type!r}: use one of {', '.join(TOKEN_TYPES)}")
     if token_type != "auto":
         return token_type
     if token.startswith(JOB_TOKEN_PREFIX):

@@ -17,25 +17,32 @@ def render(filters: Filters, catalog: Catalog) -> None:
     st.header("CI health")
     if tables_missing(catalog, queries.CI_TABLES, "pipelines"):
         return
-    frames = fetch_all({
-        "pipelines": build(queries.PIPELINE_SUMMARY_SQL, filters),
-        "jobs": build(queries.JOB_SUMMARY_SQL, filters),
-        "trend": build(queries.PIPELINE_TREND_SQL, filters),
-        "durations": build(queries.PIPELINE_DURATION_TREND_SQL, filters),
-        "queue": build(queries.JOB_QUEUE_TREND_SQL, filters),
-        "branches": build(queries.PIPELINES_BY_BRANCH_SQL, filters),
-    })
+    frames = fetch_all(
+        {
+            "pipelines": build(queries.PIPELINE_SUMMARY_SQL, filters),
+            "jobs": build(queries.JOB_SUMMARY_SQL, filters),
+            "trend": build(queries.PIPELINE_TREND_SQL, filters),
+            "durations": build(queries.PIPELINE_DURATION_TREND_SQL, filters),
+            "queue": build(queries.JOB_QUEUE_TREND_SQL, filters),
+            "branches": build(queries.PIPELINES_BY_BRANCH_SQL, filters),
+        }
+    )
     pipelines, jobs = frames["pipelines"].iloc[0], frames["jobs"].iloc[0]
 
-    metric_row([
-        ("Pipelines", formatting.count(pipelines["pipelines"]), None),
-        ("Pipeline success rate",
-         formatting.percent(pipelines["succeeded"], pipelines["succeeded"] + pipelines["failed"]), SUCCESS_RATE_HELP),
-        ("Pipeline duration p50", formatting.seconds(pipelines["duration_p50"]), DURATION_HELP),
-        ("Pipeline duration p95", formatting.seconds(pipelines["duration_p95"]), DURATION_HELP),
-        ("Job queue time p50", formatting.seconds(jobs["queued_p50"]), QUEUE_HELP),
-        ("Job queue time p95", formatting.seconds(jobs["queued_p95"]), QUEUE_HELP),
-    ])
+    metric_row(
+        [
+            ("Pipelines", formatting.count(pipelines["pipelines"]), None),
+            (
+                "Pipeline success rate",
+                formatting.percent(pipelines["succeeded"], pipelines["succeeded"] + pipelines["failed"]),
+                SUCCESS_RATE_HELP,
+            ),
+            ("Pipeline duration p50", formatting.seconds(pipelines["duration_p50"]), DURATION_HELP),
+            ("Pipeline duration p95", formatting.seconds(pipelines["duration_p95"]), DURATION_HELP),
+            ("Job queue time p50", formatting.seconds(jobs["queued_p50"]), QUEUE_HELP),
+            ("Job queue time p95", formatting.seconds(jobs["queued_p95"]), QUEUE_HELP),
+        ]
+    )
 
     paths = catalog.project_paths()
     st.subheader(f"Success rate per project, by {filters.bucket}")
@@ -73,14 +80,19 @@ def render(filters: Filters, catalog: Catalog) -> None:
     if branches.empty:
         st.caption("No pipelines in range.")
         return
-    st.altair_chart(charts.heatmap(branches.dropna(subset=["success_rate"]), "ref", "project", "success_rate",
-                                   "success rate"))
+    st.altair_chart(
+        charts.heatmap(branches.dropna(subset=["success_rate"]), "ref", "project", "success_rate", "success rate")
+    )
     table = branches[["project", "ref", "pipelines", "succeeded", "failed", "success_rate", "duration_p50"]].copy()
     table["duration_p50"] = table["duration_p50"].map(formatting.seconds)
-    show_table(table, {
-        "ref": "branch or tag",
-        # green above half, red below, like the heatmap's scale
-        "success_rate": st.column_config.ProgressColumn("success rate", format="percent", min_value=0, max_value=1,
-                                                        color="auto"),
-        "duration_p50": "duration p50",
-    })
+    show_table(
+        table,
+        {
+            "ref": "branch or tag",
+            # green above half, red below, like the heatmap's scale
+            "success_rate": st.column_config.ProgressColumn(
+                "success rate", format="percent", min_value=0, max_value=1, color="auto"
+            ),
+            "duration_p50": "duration p50",
+        },
+    )

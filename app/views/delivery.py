@@ -15,22 +15,26 @@ def render(filters: Filters, catalog: Catalog) -> None:
     st.header("Delivery")
     if tables_missing(catalog, queries.DELIVERY_TABLES, "merge requests or issues"):
         return
-    frames = fetch_all({
-        "lead": build(queries.MR_LEAD_SUMMARY_SQL, filters),
-        "issues": queries.issue_summary(filters),
-        "trend": build(queries.MR_LEAD_TREND_SQL, filters),
-        "throughput": build(queries.ISSUE_THROUGHPUT_SQL, filters, ranges=2),
-        "by_project": build(queries.MR_LEAD_BY_PROJECT_SQL, filters),
-    })
+    frames = fetch_all(
+        {
+            "lead": build(queries.MR_LEAD_SUMMARY_SQL, filters),
+            "issues": queries.issue_summary(filters),
+            "trend": build(queries.MR_LEAD_TREND_SQL, filters),
+            "throughput": build(queries.ISSUE_THROUGHPUT_SQL, filters, ranges=2),
+            "by_project": build(queries.MR_LEAD_BY_PROJECT_SQL, filters),
+        }
+    )
     lead, issues = frames["lead"].iloc[0], frames["issues"].iloc[0]
 
-    metric_row([
-        ("Merged MRs", formatting.count(lead["merged"]), None),
-        ("MR lead time p50", formatting.seconds(lead["lead_p50"]), LEAD_HELP),
-        ("MR lead time p95", formatting.seconds(lead["lead_p95"]), LEAD_HELP),
-        ("Issues opened", formatting.count(issues["opened"]), None),
-        ("Issues closed", formatting.count(issues["closed"]), None),
-    ])
+    metric_row(
+        [
+            ("Merged MRs", formatting.count(lead["merged"]), None),
+            ("MR lead time p50", formatting.seconds(lead["lead_p50"]), LEAD_HELP),
+            ("MR lead time p95", formatting.seconds(lead["lead_p95"]), LEAD_HELP),
+            ("Issues opened", formatting.count(issues["opened"]), None),
+            ("Issues closed", formatting.count(issues["closed"]), None),
+        ]
+    )
 
     left, right = st.columns(2)
     with left:

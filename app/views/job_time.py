@@ -18,22 +18,30 @@ def render(filters: Filters, catalog: Catalog) -> None:
     if queries.SECTIONS_TABLE not in catalog.tables:
         st.info("The loaded job logs have no runner sections (`section_start`/`section_end` lines) to measure.")
         return
-    frames = fetch_all({
-        "summary": build(queries.SECTION_SUMMARY_SQL, filters),
-        "totals": build(queries.SECTION_TOTALS_SQL, filters),
-        "by_job": build(queries.SECTIONS_BY_JOB_SQL, filters),
-    })
+    frames = fetch_all(
+        {
+            "summary": build(queries.SECTION_SUMMARY_SQL, filters),
+            "totals": build(queries.SECTION_TOTALS_SQL, filters),
+            "by_job": build(queries.SECTIONS_BY_JOB_SQL, filters),
+        }
+    )
     summary, totals = frames["summary"].iloc[0], frames["totals"]
 
     top = totals.iloc[0] if not totals.empty else None
-    metric_row([
-        ("Jobs with sections", formatting.count(summary["jobs"]), SECTIONS_HELP),
-        ("Time in sections", formatting.seconds(summary["total_seconds"]), SECTIONS_HELP),
-        ("Costliest section", top["section"] if top is not None else formatting.NONE_SHOWN, None),
-        ("Costliest section share",
-         formatting.percent(top["total_seconds"], summary["total_seconds"]) if top is not None
-         else formatting.NONE_SHOWN, None),
-    ])
+    metric_row(
+        [
+            ("Jobs with sections", formatting.count(summary["jobs"]), SECTIONS_HELP),
+            ("Time in sections", formatting.seconds(summary["total_seconds"]), SECTIONS_HELP),
+            ("Costliest section", top["section"] if top is not None else formatting.NONE_SHOWN, None),
+            (
+                "Costliest section share",
+                formatting.percent(top["total_seconds"], summary["total_seconds"])
+                if top is not None
+                else formatting.NONE_SHOWN,
+                None,
+            ),
+        ]
+    )
     if totals.empty:
         st.caption("No job log sections in range.")
         return

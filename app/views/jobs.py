@@ -16,22 +16,29 @@ def render(filters: Filters, catalog: Catalog) -> None:
     st.header("Jobs")
     if tables_missing(catalog, queries.CI_TABLES, "jobs"):
         return
-    frames = fetch_all({
-        "summary": build(queries.JOB_SUMMARY_SQL, filters),
-        "retries": build(queries.JOB_RETRY_SUMMARY_SQL, filters),
-        "slowest": build(queries.SLOWEST_JOBS_SQL, filters),
-        "flaky": build(queries.FLAKY_JOBS_SQL, filters),
-        "reasons": build(queries.FAILURE_REASONS_SQL, filters),
-    })
+    frames = fetch_all(
+        {
+            "summary": build(queries.JOB_SUMMARY_SQL, filters),
+            "retries": build(queries.JOB_RETRY_SUMMARY_SQL, filters),
+            "slowest": build(queries.SLOWEST_JOBS_SQL, filters),
+            "flaky": build(queries.FLAKY_JOBS_SQL, filters),
+            "reasons": build(queries.FAILURE_REASONS_SQL, filters),
+        }
+    )
     summary, retries = frames["summary"].iloc[0], frames["retries"].iloc[0]
 
-    metric_row([
-        ("Job attempts", formatting.count(summary["jobs"]), None),
-        ("Job failure rate", formatting.percent(summary["failed"], summary["succeeded"] + summary["failed"]),
-         FAILURE_RATE_HELP),
-        ("Retried attempts", formatting.count(retries["retries"]), None),
-        ("Flaky job runs", formatting.count(retries["flaky_runs"]), FLAKY_HELP),
-    ])
+    metric_row(
+        [
+            ("Job attempts", formatting.count(summary["jobs"]), None),
+            (
+                "Job failure rate",
+                formatting.percent(summary["failed"], summary["succeeded"] + summary["failed"]),
+                FAILURE_RATE_HELP,
+            ),
+            ("Retried attempts", formatting.count(retries["retries"]), None),
+            ("Flaky job runs", formatting.count(retries["flaky_runs"]), FLAKY_HELP),
+        ]
+    )
 
     paths = catalog.project_paths()
     st.subheader("Slowest jobs (p95 duration)")
@@ -56,9 +63,14 @@ def render(filters: Filters, catalog: Catalog) -> None:
         flaky["job"] = job_labels(flaky, paths)
         flaky["flake_rate"] = flaky["flaky_pipelines"] / flaky["pipelines"]
         st.altair_chart(charts.bars(flaky, "job", "flaky_pipelines", "pipelines with a flake", value_format=",d"))
-        show_table(flaky[["job", "flaky_pipelines", "pipelines", "flake_rate", "retries"]], {
-            "flaky_pipelines": "flaky in pipelines", "pipelines": "ran in pipelines",
-            "flake_rate": st.column_config.NumberColumn("flake rate", format="percent")})
+        show_table(
+            flaky[["job", "flaky_pipelines", "pipelines", "flake_rate", "retries"]],
+            {
+                "flaky_pipelines": "flaky in pipelines",
+                "pipelines": "ran in pipelines",
+                "flake_rate": st.column_config.NumberColumn("flake rate", format="percent"),
+            },
+        )
 
     st.subheader("Failure reasons")
     reasons = frames["reasons"]
@@ -66,5 +78,11 @@ def render(filters: Filters, catalog: Catalog) -> None:
         st.caption("No failed jobs in range.")
         return
     st.altair_chart(charts.bars(reasons, "failure_reason", "failed_jobs", "failed jobs", value_format=",d"))
-    show_table(reasons, {
-        "failure_reason": "failure reason", "failed_jobs": "failed jobs", "allowed_to_fail": "of them allowed to fail"})
+    show_table(
+        reasons,
+        {
+            "failure_reason": "failure reason",
+            "failed_jobs": "failed jobs",
+            "allowed_to_fail": "of them allowed to fail",
+        },
+    )

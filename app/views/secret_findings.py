@@ -65,23 +65,27 @@ def render(filters: Filters, catalog: Catalog) -> None:
         st.success(f"No secret found in the job logs: {formatting.count(scanned)} scanned in range, none leaked.")
         return
     erasures = queries.erasures_join(catalog.tables)
-    frames = fetch_all({
-        "summary": build(queries.FINDING_SUMMARY_SQL, filters, erasures_join=erasures),
-        "findings": build(queries.FINDINGS_SQL, filters),
-        "kinds": build(queries.FINDINGS_BY_KIND_SQL, filters),
-        "to_erase": build(queries.ERASE_JOBS_SQL, filters, erasures_join=erasures),
-        "in_dataset": queries.Query(queries.LEAKY_JOBS_IN_DATASET_SQL.replace("{erasures_join}", erasures), ()),
-    })
+    frames = fetch_all(
+        {
+            "summary": build(queries.FINDING_SUMMARY_SQL, filters, erasures_join=erasures),
+            "findings": build(queries.FINDINGS_SQL, filters),
+            "kinds": build(queries.FINDINGS_BY_KIND_SQL, filters),
+            "to_erase": build(queries.ERASE_JOBS_SQL, filters, erasures_join=erasures),
+            "in_dataset": queries.Query(queries.LEAKY_JOBS_IN_DATASET_SQL.replace("{erasures_join}", erasures), ()),
+        }
+    )
     summary, findings, to_erase = frames["summary"].iloc[0], frames["findings"], frames["to_erase"]
     paths = catalog.project_paths()
 
-    metric_row([
-        ("Job logs scanned", formatting.count(scanned), None),
-        ("Secret findings", formatting.count(summary["findings"]), None),
-        ("Distinct secrets", formatting.count(summary["secrets"]), "by fingerprint (keyed hash)"),
-        ("Jobs with secrets", formatting.count(summary["jobs"]), None),
-        ("Jobs to erase", formatting.count(summary["jobs_to_erase"]), "jobs with findings not erased"),
-    ])
+    metric_row(
+        [
+            ("Job logs scanned", formatting.count(scanned), None),
+            ("Secret findings", formatting.count(summary["findings"]), None),
+            ("Distinct secrets", formatting.count(summary["secrets"]), "by fingerprint (keyed hash)"),
+            ("Jobs with secrets", formatting.count(summary["jobs"]), None),
+            ("Jobs to erase", formatting.count(summary["jobs_to_erase"]), "jobs with findings not erased"),
+        ]
+    )
     if findings.empty:
         st.caption("No secrets found in the job logs in range.")
         return
@@ -93,13 +97,19 @@ def render(filters: Filters, catalog: Catalog) -> None:
     findings["job"] = job_labels(findings, paths, "job_name")
     findings["line"] = findings["web_url"] + "#L" + findings["line_number"].astype(str)  # GitLab's line anchor
     findings["secret"] = findings["fingerprint"].str[:FINGERPRINT_CHARS_SHOWN]
-    show_table(findings[["job", "kind", "line", "preview", "secret"]], {
-        "line": st.column_config.LinkColumn("line", display_text=r"#L(\d+)$", help="opens the job's log at the line"),
-        # sized to the longest preview: a table sizes a column to its typical values, cutting a long one short
-        "preview": st.column_config.TextColumn("redacted preview", width=text_width_px(findings["preview"])),
-        "secret": st.column_config.TextColumn(
-            "secret", help="the start of the secret's keyed fingerprint: the same secret has the same one"),
-    })
+    show_table(
+        findings[["job", "kind", "line", "preview", "secret"]],
+        {
+            "line": st.column_config.LinkColumn(
+                "line", display_text=r"#L(\d+)$", help="opens the job's log at the line"
+            ),
+            # sized to the longest preview: a table sizes a column to its typical values, cutting a long one short
+            "preview": st.column_config.TextColumn("redacted preview", width=text_width_px(findings["preview"])),
+            "secret": st.column_config.TextColumn(
+                "secret", help="the start of the secret's keyed fingerprint: the same secret has the same one"
+            ),
+        },
+    )
 
     st.subheader("Erase the leaky jobs")
     st.warning(ERASE_HELP)
@@ -107,9 +117,12 @@ def render(filters: Filters, catalog: Catalog) -> None:
         st.caption("Every job with a finding in range is erased already.")
         return
     to_erase["job"] = job_labels(to_erase, paths, "job_name")
-    show_table(to_erase[["job", "web_url", "findings", "kinds"]], {
-        "web_url": st.column_config.LinkColumn("log", display_text=r"/-/jobs/(\d+)$"),
-    })
+    show_table(
+        to_erase[["job", "web_url", "findings", "kinds"]],
+        {
+            "web_url": st.column_config.LinkColumn("log", display_text=r"/-/jobs/(\d+)$"),
+        },
+    )
     _erase_instructions(catalog, int(frames["in_dataset"].iloc[0]["jobs"]), len(to_erase))
 
 
@@ -119,8 +132,10 @@ def _erase_instructions(catalog: Catalog, in_dataset: int, in_range: int) -> Non
     urls = catalog.gitlab_urls()
     command = erase_command(urls[0] if urls else None, pipeline.destination.destination_name, pipeline.dataset_name)
     lines: List[str] = [
-        "# list the jobs it would erase (a dry run)", command,
-        "# erase them", f"{command} --yes",
+        "# list the jobs it would erase (a dry run)",
+        command,
+        "# erase them",
+        f"{command} --yes",
     ]
     st.code("\n".join(lines), language="bash", wrap_lines=True)
     st.caption(
@@ -129,5 +144,7 @@ def _erase_instructions(catalog: Catalog, in_dataset: int, in_range: int) -> Non
         " `.dlt/secrets.toml`, and records each outcome in `job_erasures`."
     )
     if len(urls) > 1:
-        st.warning(f"The projects come from {len(urls)} GitLab instances ({', '.join(urls)}): the command erases"
-                   f" in {urls[0]} only.")
+        st.warning(
+            f"The projects come from {len(urls)} GitLab instances ({', '.join(urls)}): the command erases"
+            f" in {urls[0]} only."
+        )

@@ -52,8 +52,8 @@ def job_logs(
     Returns:
         DltResource: `job_logs` (merge on `job_id`), also loading `job_log_sections` and `secret_findings`.
     """
-    resolved = config if config is not None else resolve_configuration(
-        JobLogsConfiguration(), sections=("sources", "gitlab")
+    resolved = (
+        config if config is not None else resolve_configuration(JobLogsConfiguration(), sections=("sources", "gitlab"))
     )
     fetcher = GitLabTraceFetcher(
         credentials, resolved, stats or JobLogStats(), budget or make_budget(credentials.api_url)

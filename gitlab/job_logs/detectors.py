@@ -84,8 +84,9 @@ def _gitlab_tokens(text: str, start: int, stop: int) -> List[TSpan]:
     for hint in sorted(hints):
         match = _GITLAB_TOKEN.match(text, hint, stop)
         if match is not None:
-            found.append((match.start(), match.end(), GITLAB_TOKEN_KINDS[match.group("prefix")],
-                          len(match.group("prefix"))))
+            found.append(
+                (match.start(), match.end(), GITLAB_TOKEN_KINDS[match.group("prefix")], len(match.group("prefix")))
+            )
     return found
 
 
@@ -146,7 +147,7 @@ def _assignments(text: str, start: int, stop: int) -> List[TSpan]:
         word = next((word for word in _ASSIGNMENT_KINDS if word in key), None)
         if word is None or (key_start > start and text[key_start - 1] in _KEY_CHARS):
             continue
-        if quote and text[key_start - 1:key_start] == quote:
+        if quote and text[key_start - 1 : key_start] == quote:
             key_start -= 1
         match = _ASSIGNMENT.match(text, key_start, stop)
         span = _assigned_value(match) if match is not None and match.start("value") > separator else None

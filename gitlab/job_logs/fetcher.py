@@ -164,9 +164,7 @@ class GitLabTraceFetcher:
             self._context = _ExtractContext(loop, self.settings)  # one per extract: each has its own loop
         return self._context
 
-    async def _page_rows(
-        self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter
-    ) -> AsyncIterator[Any]:
+    async def _page_rows(self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter) -> AsyncIterator[Any]:
         """Fetches one page's logs concurrently and yields the rows of the three tables."""
         context = self._extract_context()
         session = await context.open(self._headers, self.settings.concurrency)
@@ -247,8 +245,11 @@ class GitLabTraceFetcher:
                             turn.observe(status, headers)
                             if status == 200:
                                 reader = TraceReader(
-                                    self.settings.detectors, fingerprinter, self.settings.max_bytes,
-                                    self.settings.store_text, not self.settings.strip_ansi,
+                                    self.settings.detectors,
+                                    fingerprinter,
+                                    self.settings.max_bytes,
+                                    self.settings.store_text,
+                                    not self.settings.strip_ansi,
                                 )
                                 async for chunk in response.content.iter_chunked(TRACE_CHUNK_BYTES):
                                     reader.feed(chunk)

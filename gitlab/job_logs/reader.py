@@ -38,7 +38,7 @@ class HeadTail:
             part = text.encode("utf-8")[:room].decode("utf-8", "ignore")
             self.head.append(part)
             self.head_bytes += len(part.encode("utf-8"))
-            text = text[len(part):]
+            text = text[len(part) :]
             size = len(text.encode("utf-8"))
         self.tail.append((text, size))
         self.tail_bytes += size

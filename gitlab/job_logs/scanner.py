@@ -100,13 +100,14 @@ class GitLabSecretScanner:
         line_number = first_line + plain.count("\n", 0, begin.start())
         end = _PEM_END.search(plain, begin.end(), line_end)  # a key escaped into one line, as in JSON
         if end is not None:
-            value = plain[begin.start():end.end()]
+            value = plain[begin.start() : end.end()]
             spans.append((begin.start(), end.end(), "private_key", 0))
-            self._add(SecretFinding("private_key", line_number, begin.group(0) + "…",
-                                    self.fingerprinter.fingerprint(value)))
+            self._add(
+                SecretFinding("private_key", line_number, begin.group(0) + "…", self.fingerprinter.fingerprint(value))
+            )
             return end.end()
         self._pem = _PemBlock(line_number, begin.group(0), self.fingerprinter.start())
-        self._pem.digest.update(plain[begin.start():line_end].rstrip("\r").encode("utf-8"))
+        self._pem.digest.update(plain[begin.start() : line_end].rstrip("\r").encode("utf-8"))
         spans.append((begin.start(), line_end, "private_key", 0))
         return line_end + 1
 

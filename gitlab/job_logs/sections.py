@@ -27,7 +27,7 @@ class _Section:
         "name",
         "parent",
         "start_line",
-        "started"
+        "started",
     )
 
     def __init__(
@@ -90,7 +90,7 @@ class GitLabSectionParser:
             stop = len(text) if line_end < 0 else line_end
             if 0 <= index < stop:
                 stop = index
-            self._start(name, options or "", text[marker.end():stop].lstrip("\r").strip(), line, int(ts))
+            self._start(name, options or "", text[marker.end() : stop].lstrip("\r").strip(), line, int(ts))
 
     def _start(self, name: str, options: str, header: str, line: int, ts: int) -> None:
         if len(self.sections) >= MAX_SECTIONS_PER_LOG:
