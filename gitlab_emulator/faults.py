@@ -22,6 +22,7 @@ FAULT_KINDS = ("500", "502", "503", "drop")
 """What a fault can be: an error status, or a connection closed without any response."""
 
 FAULT_BODIES: dict[str, tuple[str, str]] = {
+    "401": ('{"message":"401 Unauthorized"}', "application/json"),  # outages only: a token revoked mid-run
     "500": ('{"message":"500 Internal Server Error"}', "application/json"),
     "502": ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
             "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", "text/html"),
@@ -130,7 +131,7 @@ class FaultInjector:
         return self._rng.choice(FAULT_KINDS)
 
 
-OUTAGE_STATUSES = (429, 500, 502, 503)
+OUTAGE_STATUSES = (401, 429, 500, 502, 503)
 """What an outage answers: too many requests, or one of the server errors of FAULT_BODIES."""
 
 
