@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ CLI = REPO / "gitlab_pipeline.py"
 DATASET = "gitlab_data"
 # Written out from GitLab's job statuses, not imported from the code under test: only these jobs have a final log.
 FINISHED_JOB_STATUSES = ("success", "failed", "canceled")
+
+# `dlt pipeline show` opens the DuckDB file read-write for each query it runs: a reader here waits its turn.
+DUCKDB_LOCK_WAIT_SECONDS = 60
 
 # The keys a correct load is compared on, per table: the emulator's, as GitLab identifies its rows
 # (tests/gitlab/test_resources.py checks that the source's table list agrees).
@@ -107,7 +111,7 @@ class Workspace:
                 return cursor.fetchall()
         if not self.duckdb_path.exists():
             return []
-        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+        with connect_read_only(self.duckdb_path) as con:
             return con.execute(sql).fetchall()
 
     def tables(self, dataset: str = DATASET) -> Set[str]:
@@ -238,8 +242,20 @@ def _database_texts(label: str, run: Callable[[str], Tuple[List[str], List[tuple
             yield f"{label} {schema}.{table}.{column}", "\0".join(_as_text(row[index]) for row in rows)
 
 
+def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """Opens a DuckDB file to read, waiting while another process (a dashboard) holds its write lock."""
+    deadline = time.monotonic() + DUCKDB_LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as error:
+            if "lock" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _duckdb_texts(path: Path) -> Iterator[Tuple[str, str]]:
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect_read_only(path) as con:
 
         def run(sql: str) -> Tuple[List[str], List[tuple]]:
             rows = con.execute(sql).fetchall()
