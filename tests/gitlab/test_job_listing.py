@@ -1,10 +1,10 @@
-"""`jobs`: a project's first load lists its jobs 100 at a time (keyset, paced); later runs ask changed pipelines."""
+"""`jobs`: a project's first load lists its jobs 100 at a time (keyset); later runs ask changed pipelines. The
+request budget paces the list (tests/gitlab/test_rate_limit.py)."""
 
 import math
 import re
 from collections import Counter
 
-from gitlab.job_listing import MinutePacer
 from tests.utils import DATASET, assert_load_equals_truth, key_set
 
 PROJECT_JOBS = re.compile(r"/api/v4/projects/(\d+)/jobs")
@@ -79,22 +79,3 @@ def test_a_start_date_keeps_the_jobs_of_the_pipelines_it_loads(emulator, workspa
     assert 0 < len(loaded) < len(pipelines)
     expected = {(job["id"],) for job in emulator.truth_rows("jobs") if job["pipeline"]["id"] in loaded}
     assert key_set(workspace.keys("jobs")) == expected
-
-
-def test_the_pacer_lets_at_most_n_requests_start_in_any_minute():
-    now = [0.0]
-    slept = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    pacer = MinutePacer(3, clock=lambda: now[0], sleep=sleep)
-    starts = []
-    for _ in range(7):
-        pacer.wait()
-        starts.append(now[0])
-        now[0] += 1.0
-    assert starts == [0.0, 1.0, 2.0, 60.0, 61.0, 62.0, 120.0]
-    assert all(later - earlier >= 60.0 for earlier, later in zip(starts, starts[3:]))
-    assert slept == [57.0, 57.0]
