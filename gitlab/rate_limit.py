@@ -2,9 +2,10 @@
 
 GitLab counts every API request of a user against the same limits
 (https://docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom), so both HTTP clients wait here: under
-caps kept by pacing (the gitlab.com preset, or your own), slower as `RateLimit-Remaining` runs low, as long as
-`Retry-After` / `RateLimit-Reset` say after a 429, and with a per-endpoint backoff after a 429 without those
-headers (GitLab's per-endpoint limits send none). A 429 never ends a run; `max_run_minutes` may.
+caps kept by pacing (the gitlab.com preset, GitLab's default job-list limit elsewhere, and your own), slower as
+`RateLimit-Remaining` runs low, as long as `Retry-After` / `RateLimit-Reset` say after a 429, and with a
+per-endpoint backoff after a 429 without those headers (GitLab's per-endpoint limits send none). A 429 never
+ends a run; `max_run_minutes` may.
 """
 
 import asyncio
