@@ -3,59 +3,26 @@
 `GET /projects/:id/jobs` lists a project's jobs newest first, 100 a request, with keyset pagination (retried
 jobs included, bridges not, like `GET /projects/:id/pipelines/:pipeline_id/jobs?include_retried=true`), where
 asking each pipeline costs one request per pipeline of 5 to 20 jobs. GitLab allows 600 such requests a
-minute per user by default (`project_jobs_api_rate_limit`, on gitlab.com and self-managed), so they are
-paced. A later run asks only the pipelines that changed since (`updated_after`): a project's whole list
-would cost far more. See https://docs.gitlab.com/api/jobs/#list-project-jobs
+minute per user by default (`project_jobs_api_rate_limit`, on gitlab.com and self-managed): the run's request
+budget keeps to it (`gitlab/rate_limit.py`). A later run asks only the pipelines that changed since
+(`updated_after`): a project's whole list would cost far more. See https://docs.gitlab.com/api/jobs/#list-project-jobs
 """
 
 import threading
-import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List
 
 from dlt.sources.helpers.rest_client import RESTClient
 from requests import Response
 
 from gitlab.cursors import CursorFilter
-from gitlab.settings import (
-    JOB_LISTING_CONCURRENCY,
-    PER_PAGE,
-    PROJECT_JOBS_REQUESTS_PER_MINUTE,
-)
+from gitlab.settings import JOB_LISTING_CONCURRENCY, PER_PAGE
 from gitlab.transforms import to_utc_iso
 from rest_api import GitLabKeysetPaginator, GitLabLinkPaginator
 
 TDataItem = Dict[str, Any]
 DENIED_STATUSES = (403, 404)
-MINUTE_SECONDS = 60.0
-
-
-class MinutePacer:
-    """Lets at most `per_minute` requests start in any 60 seconds; callers from any thread wait their turn."""
-
-    def __init__(
-        self, per_minute: int, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self.sleep = sleep
-        self._started: Deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Blocks until one more request fits in the last minute, and counts it."""
-        while True:
-            with self._lock:
-                now = self.clock()
-                while self._started and now - self._started[0] >= MINUTE_SECONDS:
-                    self._started.popleft()
-                if len(self._started) < self.per_minute:
-                    self._started.append(now)
-                    return
-                delay = MINUTE_SECONDS - (now - self._started[0])
-            self.sleep(delay)
 
 
 @dataclass
@@ -81,7 +48,6 @@ class GitLabJobLister:
         pipelines_filter (CursorFilter): The `pipelines` cursor filter; tells a project's first load.
         start_date (str): Where a project's history starts (the cursors' initial value).
         on_denied (Callable): Called with a 403 or 404 response; raising `IgnoreResponseException` skips it.
-        pacer (MinutePacer, optional): Paces `GET /projects/:id/jobs`; PROJECT_JOBS_REQUESTS_PER_MINUTE.
     """
 
     def __init__(
@@ -90,13 +56,11 @@ class GitLabJobLister:
         pipelines_filter: CursorFilter,
         start_date: str,
         on_denied: Callable[[Response], None],
-        pacer: Optional[MinutePacer] = None,
     ) -> None:
         self.client = client
         self.pipelines_filter = pipelines_filter
         self.start_date = to_utc_iso(start_date)
         self.on_denied = on_denied
-        self.pacer = pacer or MinutePacer(PROJECT_JOBS_REQUESTS_PER_MINUTE)
         self._listings: Dict[str, _ProjectListing] = {}
         self._lock = threading.Lock()
 
@@ -129,12 +93,11 @@ class GitLabJobLister:
         Job ids grow with creation time, and a pipeline's jobs are created with it or later: after a page
         of jobs created before the start date, no later page holds a job of a pipeline created since.
         """
-        self.pacer.wait()
         for page in self.client.paginate(
             f"/projects/{project}/jobs",
             params={"per_page": PER_PAGE},
             paginator=GitLabKeysetPaginator(order_by="id", sort="desc"),
-            hooks={"response": [self._pace_next, self._check]},
+            hooks={"response": [self._check]},
         ):
             if page and not listing.newest_created_at:
                 listing.newest_created_at = to_utc_iso(page[0]["created_at"])
@@ -143,10 +106,6 @@ class GitLabJobLister:
                 yield kept
             if all(to_utc_iso(job["created_at"]) < self.start_date for job in page):
                 break
-
-    def _pace_next(self, response: Response, *args: Any, **kwargs: Any) -> None:
-        """Response hook: the next page of the project's jobs waits for room in the minute (the first did too)."""
-        self.pacer.wait()
 
     def _check(self, response: Response, *args: Any, **kwargs: Any) -> None:
         """Response hook: a denied endpoint goes to `on_denied`, any other error raises."""

@@ -2,9 +2,10 @@
 
 GitLab counts every API request of a user against the same limits
 (https://docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom), so both HTTP clients wait here: under
-caps kept by pacing (the gitlab.com preset, or your own), slower as `RateLimit-Remaining` runs low, as long as
-`Retry-After` / `RateLimit-Reset` say after a 429, and with a per-endpoint backoff after a 429 without those
-headers (GitLab's per-endpoint limits send none). A 429 never ends a run; `max_run_minutes` may.
+caps kept by pacing (the gitlab.com preset, GitLab's default job-list limit elsewhere, and your own), slower as
+`RateLimit-Remaining` runs low, as long as `Retry-After` / `RateLimit-Reset` say after a 429, and with a
+per-endpoint backoff after a 429 without those headers (GitLab's per-endpoint limits send none). A 429 never
+ends a run; `max_run_minutes` may.
 """
 
 import asyncio
@@ -28,6 +29,7 @@ from gitlab.errors import GitLabSourceError
 from gitlab.settings import (
     API_PREFIX,
     GITLAB_COM_HOSTS,
+    PROJECT_JOBS_REQUESTS_PER_MINUTE,
     RATE_LIMIT_BACKOFF_CAP_SECONDS,
     RATE_LIMIT_BACKOFF_FIRST_SECONDS,
     RATE_LIMIT_HEADROOM,
@@ -40,13 +42,14 @@ from gitlab.settings import (
 
 logger = logging.getLogger(__name__)
 
+MINUTE_SECONDS = 60.0
 HOUR_SECONDS = 3600.0
 _ID_SEGMENT = re.compile(r"/(\d+|[^/]*%2[Ff][^/]*)(?=/|$)")
 
 
 @dataclass(frozen=True)
 class RouteCap:
-    """At most `per_minute` requests a minute to the API paths (below /api/v4) that `pattern` matches."""
+    """At most `per_minute` requests in any minute to the API paths (below /api/v4) that `pattern` matches."""
 
     pattern: str
     per_minute: int
@@ -69,6 +72,11 @@ class RequestLimits:
         )
 
 
+# GitLab's default limit of `GET /projects/:id/jobs` per user (`project_jobs_api_rate_limit`, Admin > Settings >
+# Network), self-managed too: https://gitlab.com/gitlab-org/gitlab/-/issues/395702
+PROJECT_JOBS_CAP = RouteCap(r"^/projects/[^/]+/jobs$", PROJECT_JOBS_REQUESTS_PER_MINUTE)
+SELF_MANAGED_LIMITS = RequestLimits(routes=(PROJECT_JOBS_CAP,))
+
 # gitlab.com's documented limits per user: https://docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom,
 # https://docs.gitlab.com/administration/settings/rate_limit_on_groups_api/ (and .../projects_api/), and the
 # Free plan's announced 5,000 requests an hour. A paid plan may raise `requests_per_hour`.
@@ -80,7 +88,7 @@ GITLAB_COM_LIMITS = RequestLimits(
         RouteCap(r"^/groups/[^/]+$", 400),
         RouteCap(r"^/groups/[^/]+/projects$", 600),
         RouteCap(r"^/projects/[^/]+$", 400),
-        RouteCap(r"^/projects/[^/]+/jobs$", 600),
+        PROJECT_JOBS_CAP,
         RouteCap(r"^/projects/[^/]+/members(/all)?$", 200),
     ),
 )
@@ -112,7 +120,8 @@ def route_template(route: str) -> str:
 
 
 def make_budget(api_url: str, config: Optional[RequestBudgetConfiguration] = None) -> "RequestBudget":
-    """The run's budget for GitLab at `api_url`: the gitlab.com preset there, and the caps configured.
+    """The run's budget for GitLab at `api_url`: the gitlab.com preset there, GitLab's default job-list cap
+    elsewhere, and the caps configured.
 
     Args:
         api_url (str): GitLab's API root.
@@ -124,7 +133,7 @@ def make_budget(api_url: str, config: Optional[RequestBudgetConfiguration] = Non
     if config is None:
         config = resolve_configuration(RequestBudgetConfiguration(), sections=("sources", "gitlab"))
     on_gitlab_com = (urlsplit(api_url).hostname or "").lower() in GITLAB_COM_HOSTS
-    preset = GITLAB_COM_PRESET if on_gitlab_com else NO_CAPS
+    preset = GITLAB_COM_PRESET if on_gitlab_com else SELF_MANAGED_LIMITS
     for name in ("requests_per_minute", "requests_per_hour", "max_run_minutes"):
         value = getattr(config, name)
         if value is not None and value < 0:
@@ -165,10 +174,10 @@ class RequestBudget:
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self._deadline = clock() + max_run_minutes * 60 if max_run_minutes else math.inf
         self._spacing = 60.0 / limits.per_minute if limits.per_minute else 0.0
-        self._routes = [(re.compile(cap.pattern), 60.0 / cap.per_minute) for cap in limits.routes]
+        self._routes = [re.compile(cap.pattern) for cap in limits.routes]
         self._lock = threading.Lock()
         self._next_start = -math.inf
-        self._route_next: Dict[int, float] = {}
+        self._route_starts: Dict[int, Deque[float]] = {}  # route cap → its requests in the last minute
         self._last_hour: Deque[float] = deque()
         self._paused_until, self._pause_reason = -math.inf, ""
         self._backoffs: Dict[str, Tuple[int, float, float]] = {}  # endpoint → (429s in a row, since, held until)
@@ -261,8 +270,11 @@ class RequestBudget:
             (self._next_start, f"pacing under {self.limits.per_minute} requests a minute"),
         ]
         for index in self._caps_of(route):
-            cap = self.limits.routes[index]
-            waits.append((self._route_next.get(index, -math.inf), f"pacing {template} under {cap.per_minute} a minute"))
+            cap, starts = self.limits.routes[index], self._route_starts.setdefault(index, deque())
+            while starts and starts[0] <= now - MINUTE_SECONDS:
+                starts.popleft()
+            if len(starts) >= cap.per_minute:
+                waits.append((starts[0] + MINUTE_SECONDS, f"pacing {template} under {cap.per_minute} a minute"))
         if self.limits.per_hour and len(self._last_hour) >= self.limits.per_hour:
             waits.append((self._last_hour[0] + HOUR_SECONDS, f"{self.limits.per_hour} requests in the last hour"))
         waits += self._window_waits(now)
@@ -285,12 +297,12 @@ class RequestBudget:
 
     def _caps_of(self, route: str) -> List[int]:
         """Indexes of the route caps that `route` falls under."""
-        return [index for index, (pattern, _) in enumerate(self._routes) if pattern.search(route)]
+        return [index for index, pattern in enumerate(self._routes) if pattern.search(route)]
 
     def _count_sent(self, route: str, now: float) -> None:
         self._next_start = now + self._spacing
         for index in self._caps_of(route):
-            self._route_next[index] = now + self._routes[index][1]
+            self._route_starts.setdefault(index, deque()).append(now)
         if self.limits.per_hour:
             self._last_hour.append(now)
         if self._remaining is not None:

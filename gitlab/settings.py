@@ -18,13 +18,13 @@ REQUEST_BACKOFF_FACTOR = 0.5
 REQUEST_MAX_RETRY_DELAY_SECONDS = 60
 
 # jobs (gitlab/job_listing.py): a project's first load lists GET /projects/:id/jobs, later runs each changed pipeline
-PROJECT_JOBS_REQUESTS_PER_MINUTE = 600  # GitLab's default project_jobs_api_rate_limit, per user
 JOB_LISTING_CONCURRENCY = 16  # pipelines asked for their jobs at once, per page of changed pipelines
 
 TOKEN_ENV_VARS = ("GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN")
 
 # The request budget (gitlab/rate_limit.py): every request of a run, REST lists and job logs alike
 RATE_LIMIT_HEADROOM = 0.8  # the gitlab.com preset keeps to this share of each documented limit
+PROJECT_JOBS_REQUESTS_PER_MINUTE = 600  # GitLab's default project_jobs_api_rate_limit per user, on every host
 RATE_LIMIT_LOW_FRACTION = 0.1  # below this share of RateLimit-Limit left, requests are spread until the reset
 RATE_LIMIT_RESET_MARGIN_SECONDS = 0.5  # waited past RateLimit-Reset: a request right at it may count in the old window
 RATE_LIMIT_BACKOFF_FIRST_SECONDS = 1.0  # after a 429 without RateLimit headers; doubles per 429 in a row

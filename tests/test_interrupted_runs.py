@@ -23,7 +23,7 @@ from tests.utils import (
 
 SCOPE = ("--group", "acme/data")
 TRUTH_SCOPE = {"groups": ("acme/data",)}
-LATENCY_SECONDS = 0.05  # stretches the extract, so that it can be caught half-way
+LATENCY_SECONDS = 0.05  # stretches the extract, so that it can be caught half-way (normalize and load need not wait)
 POLL_SECONDS = 0.005
 LOAD_ID = "[0-9]*.[0-9]*"
 
@@ -93,8 +93,9 @@ def assert_exact(workspace: Workspace, emulator: GitLabEmulator) -> None:
 
 
 @pytest.fixture
-def slow_emulator() -> Iterator[GitLabEmulator]:
-    with GitLabEmulator(latency_seconds=LATENCY_SECONDS) as emu:
+def step_emulator(step: str) -> Iterator[GitLabEmulator]:
+    """An emulator for a run cut short at `step`: slowed down only when the cut comes in the extract."""
+    with GitLabEmulator(latency_seconds=LATENCY_SECONDS if step == "extract" else 0.0) as emu:
         yield emu
 
 
@@ -105,8 +106,8 @@ def cut_short(workspace: Workspace, load_id: str) -> bool:
 
 
 @pytest.mark.parametrize("step", list(STEPS))
-def test_the_run_after_a_sigkill_finishes_the_pending_load_and_its_own(slow_emulator, workspace, step):
-    emulator = slow_emulator
+def test_the_run_after_a_sigkill_finishes_the_pending_load_and_its_own(step_emulator, workspace, step):
+    emulator = step_emulator
     killed_load_id, killed = run_until(workspace, emulator, STEPS[step], signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     redo = step == "extract" or (step == "load" and cut_short(workspace, killed_load_id))
@@ -126,8 +127,8 @@ def test_the_run_after_a_sigkill_finishes_the_pending_load_and_its_own(slow_emul
 
 
 @pytest.mark.parametrize("step, kept", [("extract", "nothing"), ("load", "kept")])
-def test_ctrl_c_exits_130_with_one_line_and_the_next_run_completes(slow_emulator, workspace, step, kept):
-    emulator = slow_emulator
+def test_ctrl_c_exits_130_with_one_line_and_the_next_run_completes(step_emulator, workspace, step, kept):
+    emulator = step_emulator
     interrupted_load_id, interrupted = run_until(workspace, emulator, STEPS[step], signal.SIGINT)
 
     assert interrupted.returncode == 130, interrupted.output

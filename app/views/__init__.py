@@ -1,11 +1,12 @@
 """The dashboard's pages: each module has one `render(filters, catalog)`, built from the shared pieces below."""
 
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple, Union
 
 import pandas as pd
 import streamlit as st
 
-from app.data import Catalog
+from app.data import Catalog, fetch_all
+from app.queries import Filters, Query, build
 
 TABLE_ROWS_SHOWN = 15  # a longer table scrolls inside a box of this many rows
 ROW_HEIGHT_PX = 35  # st.dataframe's row and header height
@@ -16,12 +17,27 @@ CELL_PADDING_PX = 16
 Metric = Tuple[str, str, Optional[str]]  # label, value as shown, help
 
 
-def tables_missing(catalog: Catalog, needed: FrozenSet[str], what: str) -> bool:
-    """Says which tables are not loaded yet, and returns True, when any of `needed` is absent."""
+def page_header(title: str, catalog: Catalog, needed: FrozenSet[str], what: str) -> bool:
+    """The page's title; False, having said which tables are not loaded yet, when any of `needed` is absent."""
+    st.header(title)
     missing = sorted(needed - catalog.tables)
     if missing:
         st.info(f"No {what} loaded yet (missing tables: {', '.join(missing)}).")
-    return bool(missing)
+    return not missing
+
+
+def fetch_filtered(filters: Filters, statements: Mapping[str, Union[str, Query]]) -> Dict[str, pd.DataFrame]:
+    """A page's rows on one connection: `*_SQL` templates filled with the sidebar's `filters` (`queries.build`),
+    statements built otherwise as they are."""
+    return fetch_all({name: build(sql, filters) if isinstance(sql, str) else sql for name, sql in statements.items()})
+
+
+def section(title: str, rows: pd.DataFrame, when_empty: str) -> bool:
+    """A subheader; False, having said `when_empty` under it, when `rows` is empty."""
+    st.subheader(title)
+    if rows.empty:
+        st.caption(when_empty)
+    return not rows.empty
 
 
 def metric_row(metrics: Sequence[Metric]) -> None:

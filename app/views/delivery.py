@@ -3,26 +3,26 @@
 import streamlit as st
 
 from app import charts, formatting, queries
-from app.data import Catalog, fetch_all
+from app.data import Catalog
 from app.queries import Filters, build
-from app.views import metric_row, show_table, tables_missing
+from app.views import fetch_filtered, metric_row, page_header, section, show_table
 
 LEAD_HELP = "from a merge request's creation to its merge, for merge requests merged in range"
 
 
 def render(filters: Filters, catalog: Catalog) -> None:
     """The delivery page."""
-    st.header("Delivery")
-    if tables_missing(catalog, queries.DELIVERY_TABLES, "merge requests or issues"):
+    if not page_header("Delivery", catalog, queries.DELIVERY_TABLES, "merge requests or issues"):
         return
-    frames = fetch_all(
+    frames = fetch_filtered(
+        filters,
         {
-            "lead": build(queries.MR_LEAD_SUMMARY_SQL, filters),
+            "lead": queries.MR_LEAD_SUMMARY_SQL,
             "issues": queries.issue_summary(filters),
-            "trend": build(queries.MR_LEAD_TREND_SQL, filters),
+            "trend": queries.MR_LEAD_TREND_SQL,
             "throughput": build(queries.ISSUE_THROUGHPUT_SQL, filters, ranges=2),
-            "by_project": build(queries.MR_LEAD_BY_PROJECT_SQL, filters),
-        }
+            "by_project": queries.MR_LEAD_BY_PROJECT_SQL,
+        },
     )
     lead, issues = frames["lead"].iloc[0], frames["issues"].iloc[0]
 
@@ -38,25 +38,19 @@ def render(filters: Filters, catalog: Catalog) -> None:
 
     left, right = st.columns(2)
     with left:
-        st.subheader(f"MR lead time p50, by {filters.bucket}")
         trend = frames["trend"]
-        if trend.empty:
-            st.caption("No merge requests merged in range.")
-        else:
+        if section(f"MR lead time p50, by {filters.bucket}", trend, "No merge requests merged in range."):
             trend["lead time p50 (days)"] = trend["lead_p50"] / 86_400.0
             st.altair_chart(charts.trend(trend, "lead time p50 (days)", "days"))
     with right:
-        st.subheader(f"Issues opened and closed, by {filters.bucket}")
         throughput = frames["throughput"]
-        if throughput.empty:
-            st.caption("No issues opened or closed in range.")
-        else:
+        if section(
+            f"Issues opened and closed, by {filters.bucket}", throughput, "No issues opened or closed in range."
+        ):
             st.altair_chart(charts.trend_lines(throughput, ["opened", "closed"], "issues", y_format=",d"))
 
-    st.subheader("MR lead time per project")
     by_project = frames["by_project"]
-    if by_project.empty:
-        st.caption("No merge requests merged in range.")
+    if not section("MR lead time per project", by_project, "No merge requests merged in range."):
         return
     by_project["project"] = by_project["project_id"].map(catalog.project_paths())
     by_project["lead time p50 (days)"] = by_project["lead_p50"] / 86_400.0

@@ -3,27 +3,27 @@
 import streamlit as st
 
 from app import charts, formatting, queries
-from app.data import Catalog, fetch_all
-from app.queries import Filters, build
-from app.views import metric_row, show_table, tables_missing
+from app.data import Catalog
+from app.queries import Filters
+from app.views import fetch_filtered, metric_row, page_header, show_table
 
 SECTIONS_HELP = "top-level sections of fetched job logs; nested sections are inside their parent's time"
 
 
 def render(filters: Filters, catalog: Catalog) -> None:
     """The time-in-jobs page."""
-    st.header("Where time goes inside jobs")
-    if tables_missing(catalog, queries.JOB_LOG_TABLES, "job logs"):
+    if not page_header("Where time goes inside jobs", catalog, queries.JOB_LOG_TABLES, "job logs"):
         return
     if queries.SECTIONS_TABLE not in catalog.tables:
         st.info("The loaded job logs have no runner sections (`section_start`/`section_end` lines) to measure.")
         return
-    frames = fetch_all(
+    frames = fetch_filtered(
+        filters,
         {
-            "summary": build(queries.SECTION_SUMMARY_SQL, filters),
-            "totals": build(queries.SECTION_TOTALS_SQL, filters),
-            "by_job": build(queries.SECTIONS_BY_JOB_SQL, filters),
-        }
+            "summary": queries.SECTION_SUMMARY_SQL,
+            "totals": queries.SECTION_TOTALS_SQL,
+            "by_job": queries.SECTIONS_BY_JOB_SQL,
+        },
     )
     summary, totals = frames["summary"].iloc[0], frames["totals"]
 

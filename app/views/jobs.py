@@ -3,9 +3,9 @@
 import streamlit as st
 
 from app import charts, formatting, queries
-from app.data import Catalog, fetch_all
-from app.queries import Filters, build
-from app.views import job_labels, metric_row, show_table, tables_missing
+from app.data import Catalog
+from app.queries import Filters
+from app.views import fetch_filtered, job_labels, metric_row, page_header, section, show_table
 
 FLAKY_HELP = "a job that failed, then passed on retry in the same pipeline; counted once per pipeline and job name"
 FAILURE_RATE_HELP = "failed / (success + failed) job attempts; retried attempts included"
@@ -13,17 +13,17 @@ FAILURE_RATE_HELP = "failed / (success + failed) job attempts; retried attempts 
 
 def render(filters: Filters, catalog: Catalog) -> None:
     """The jobs page."""
-    st.header("Jobs")
-    if tables_missing(catalog, queries.CI_TABLES, "jobs"):
+    if not page_header("Jobs", catalog, queries.CI_TABLES, "jobs"):
         return
-    frames = fetch_all(
+    frames = fetch_filtered(
+        filters,
         {
-            "summary": build(queries.JOB_SUMMARY_SQL, filters),
-            "retries": build(queries.JOB_RETRY_SUMMARY_SQL, filters),
-            "slowest": build(queries.SLOWEST_JOBS_SQL, filters),
-            "flaky": build(queries.FLAKY_JOBS_SQL, filters),
-            "reasons": build(queries.FAILURE_REASONS_SQL, filters),
-        }
+            "summary": queries.JOB_SUMMARY_SQL,
+            "retries": queries.JOB_RETRY_SUMMARY_SQL,
+            "slowest": queries.SLOWEST_JOBS_SQL,
+            "flaky": queries.FLAKY_JOBS_SQL,
+            "reasons": queries.FAILURE_REASONS_SQL,
+        },
     )
     summary, retries = frames["summary"].iloc[0], frames["retries"].iloc[0]
 
@@ -41,11 +41,8 @@ def render(filters: Filters, catalog: Catalog) -> None:
     )
 
     paths = catalog.project_paths()
-    st.subheader("Slowest jobs (p95 duration)")
     slowest = frames["slowest"]
-    if slowest.empty:
-        st.caption("No finished jobs in range.")
-    else:
+    if section("Slowest jobs (p95 duration)", slowest, "No finished jobs in range."):
         slowest["job"] = job_labels(slowest, paths)
         slowest["p95 seconds"] = slowest["duration_p95"]
         st.altair_chart(charts.bars(slowest, "job", "p95 seconds", "p95 duration (s)"))
@@ -55,11 +52,10 @@ def render(filters: Filters, catalog: Catalog) -> None:
             table[column] = table[column].map(formatting.seconds)
         show_table(table.rename(columns=shown))
 
-    st.subheader("Flakiest jobs (failed, then passed on retry)")
     flaky = frames["flaky"]
-    if flaky.empty:
-        st.caption("No job failed and then passed on retry in range.")
-    else:
+    if section(
+        "Flakiest jobs (failed, then passed on retry)", flaky, "No job failed and then passed on retry in range."
+    ):
         flaky["job"] = job_labels(flaky, paths)
         flaky["flake_rate"] = flaky["flaky_pipelines"] / flaky["pipelines"]
         st.altair_chart(charts.bars(flaky, "job", "flaky_pipelines", "pipelines with a flake", value_format=",d"))
@@ -72,10 +68,8 @@ def render(filters: Filters, catalog: Catalog) -> None:
             },
         )
 
-    st.subheader("Failure reasons")
     reasons = frames["reasons"]
-    if reasons.empty:
-        st.caption("No failed jobs in range.")
+    if not section("Failure reasons", reasons, "No failed jobs in range."):
         return
     st.altair_chart(charts.bars(reasons, "failure_reason", "failed_jobs", "failed jobs", value_format=",d"))
     show_table(

@@ -11,9 +11,9 @@ from typing import List, Optional
 import streamlit as st
 
 from app import charts, data, formatting, queries
-from app.data import Catalog, fetch_all
+from app.data import Catalog
 from app.queries import Filters, build
-from app.views import job_labels, metric_row, show_table, tables_missing, text_width_px
+from app.views import fetch_filtered, job_labels, metric_row, page_header, show_table, text_width_px
 
 CLI = Path(__file__).resolve().parents[2] / "gitlab_pipeline.py"
 ERASE_SUBCOMMAND = "erase-leaky-jobs"
@@ -56,23 +56,23 @@ def erase_command(base_url: Optional[str], destination: str, dataset: str) -> st
 
 def render(filters: Filters, catalog: Catalog) -> None:
     """The secret findings page."""
-    st.header("Secrets in job logs")
-    if tables_missing(catalog, queries.JOB_LOG_TABLES, "job logs"):
+    if not page_header("Secrets in job logs", catalog, queries.JOB_LOG_TABLES, "job logs"):
         return
-    scanned = fetch_all({"logs": build(queries.JOB_LOGS_SCANNED_SQL, filters)})["logs"].iloc[0]["logs"]
+    scanned = fetch_filtered(filters, {"logs": queries.JOB_LOGS_SCANNED_SQL})["logs"].iloc[0]["logs"]
     if queries.FINDINGS_TABLE not in catalog.tables:
         metric_row([("Job logs scanned", formatting.count(scanned), None), ("Secret findings", "0", None)])
         st.success(f"No secret found in the job logs: {formatting.count(scanned)} scanned in range, none leaked.")
         return
     erasures = queries.erasures_join(catalog.tables)
-    frames = fetch_all(
+    frames = fetch_filtered(
+        filters,
         {
             "summary": build(queries.FINDING_SUMMARY_SQL, filters, erasures_join=erasures),
-            "findings": build(queries.FINDINGS_SQL, filters),
-            "kinds": build(queries.FINDINGS_BY_KIND_SQL, filters),
+            "findings": queries.FINDINGS_SQL,
+            "kinds": queries.FINDINGS_BY_KIND_SQL,
             "to_erase": build(queries.ERASE_JOBS_SQL, filters, erasures_join=erasures),
             "in_dataset": queries.Query(queries.LEAKY_JOBS_IN_DATASET_SQL.replace("{erasures_join}", erasures), ()),
-        }
+        },
     )
     summary, findings, to_erase = frames["summary"].iloc[0], frames["findings"], frames["to_erase"]
     paths = catalog.project_paths()

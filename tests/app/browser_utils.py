@@ -6,6 +6,8 @@ import re
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -115,9 +117,33 @@ class DemoData:
         self.planted_secrets = planted_secrets
 
 
+# Folders of this machine a page may show (the erase command names the venv's Python and the CLI), and what the
+# pictures show instead: the command as it reads in the repository, where the README runs the dashboard
+_VENV = Path(sys.executable).parent.parent
+MACHINE_PATHS = {f"{path}/": stand_in for paths, stand_in in (((_VENV, _VENV.resolve(), Path(sys.prefix)), ".venv/"),
+                                                             ((REPO, REPO.resolve()), "")) for path in paths}
+_REPLACE_TEXT = """stand_ins => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const ordered = Object.entries(stand_ins).sort(([a], [b]) => b.length - a.length);
+    for (let node = walker.nextNode(); node; node = walker.nextNode())
+        for (const [path, stand_in] of ordered) node.nodeValue = node.nodeValue.split(path).join(stand_in);
+}"""
+
+
+def hide_machine_paths(page: Page) -> None:
+    """Replaces this machine's repository and venv folders in the page's text by what a user's checkout shows, and
+    fails if a path of the machine (or its temporary folder) is still in the text: a picture must not show them."""
+    page.evaluate(_REPLACE_TEXT, MACHINE_PATHS)
+    text = page.inner_text("body")
+    left = [path for path in (*MACHINE_PATHS, f"{tempfile.gettempdir()}/") if path in text]
+    assert not left, f"the page shows this machine's folders {left}"
+
+
 def save_screenshot(page: Page, name: str, scroller: Optional[str] = None) -> Path:
-    """A PNG of the whole page, as wide as the window, in SCREENSHOTS; `scroller` is the element whose content
-    overflows the window (the window grows to its height for the picture, then shrinks back)."""
+    """A PNG of the whole page, as wide as the window, in SCREENSHOTS, without this machine's folders; `scroller`
+    is the element whose content overflows the window (the window grows to its height for the picture, then
+    shrinks back)."""
+    hide_machine_paths(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     window = page.viewport_size or VIEWPORT

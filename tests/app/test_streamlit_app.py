@@ -256,6 +256,21 @@ def metrics(page: Page) -> Dict[str, str]:
     return shown
 
 
+def visit(page: Page, base_url: str, key: str) -> Dict[str, str]:
+    """Opens the page `key` of PAGES: no error, each of its figures labelled once; returns the figures shown."""
+    open_page(page, base_url, *PAGES[key])
+    assert_no_errors(page)
+    assert_distinct_labels(page, PAGES[key][2])
+    return metrics(page)
+
+
+def assert_fits_and_save(page: Page, key: str, charts: int = 0) -> None:
+    """At least `charts` charts, nothing cut or out of its box; then the page's picture."""
+    assert page.get_by_test_id("stVegaLiteChart").count() >= charts
+    assert_fits(page)
+    save_screenshot(page, SCREENSHOT_NAMES[key], '[data-testid="stMain"]')
+
+
 def assert_count(shown: str, expected: int) -> None:
     assert int(shown.replace(",", "")) == expected, (shown, expected)
 
@@ -415,15 +430,10 @@ def check_success_rate_bars(page: Page) -> None:
 
 
 def test_ci_health_page_shows_success_rate_durations_and_queue_time(page, dashboard, expected):
-    open_page(page, dashboard, *PAGES["ci_health"])
-    assert_no_errors(page)
-    assert_distinct_labels(page, PAGES["ci_health"][2])
-    check_ci_health(metrics(page), expected)
-    assert page.get_by_test_id("stVegaLiteChart").count() >= 4  # success trend, duration, queue, branch heatmap
+    check_ci_health(visit(page, dashboard, "ci_health"), expected)
     check_heatmap(page, expected)
     check_success_rate_bars(page)
-    assert_fits(page)
-    save_screenshot(page, SCREENSHOT_NAMES["ci_health"], '[data-testid="stMain"]')
+    assert_fits_and_save(page, "ci_health", charts=4)  # success trend, duration, queue, branch heatmap
 
 
 def check_jobs(shown: Dict[str, str], expected: Expected) -> None:
@@ -451,10 +461,7 @@ def check_jobs(shown: Dict[str, str], expected: Expected) -> None:
 
 
 def test_jobs_page_shows_failures_retries_and_flaky_jobs(page, dashboard, expected):
-    open_page(page, dashboard, *PAGES["jobs"])
-    assert_no_errors(page)
-    assert_distinct_labels(page, PAGES["jobs"][2])
-    check_jobs(metrics(page), expected)
+    check_jobs(visit(page, dashboard, "jobs"), expected)
     slowest = expected.rows(
         f"select name from {D}.jobs where created_at >= :since and created_at < :until"
         f" and status in ('success', 'failed') and duration is not null"
@@ -469,9 +476,7 @@ def test_jobs_page_shows_failures_retries_and_flaky_jobs(page, dashboard, expect
     failure_table = page.get_by_test_id("stDataFrame").last
     for reason in reasons:
         expect(failure_table).to_contain_text(reason)
-    assert page.get_by_test_id("stVegaLiteChart").count() >= 3  # slowest, flakiest, failure reasons
-    assert_fits(page)
-    save_screenshot(page, SCREENSHOT_NAMES["jobs"], '[data-testid="stMain"]')
+    assert_fits_and_save(page, "jobs", charts=3)  # slowest, flakiest, failure reasons
 
 
 def check_job_time(shown: Dict[str, str], expected: Expected) -> None:
@@ -494,13 +499,8 @@ def check_job_time(shown: Dict[str, str], expected: Expected) -> None:
 
 
 def test_time_inside_jobs_page_adds_up_the_log_sections(page, dashboard, expected):
-    open_page(page, dashboard, *PAGES["job_time"])
-    assert_no_errors(page)
-    assert_distinct_labels(page, PAGES["job_time"][2])
-    check_job_time(metrics(page), expected)
-    assert page.get_by_test_id("stVegaLiteChart").count() >= 2
-    assert_fits(page)
-    save_screenshot(page, SCREENSHOT_NAMES["job_time"], '[data-testid="stMain"]')
+    check_job_time(visit(page, dashboard, "job_time"), expected)
+    assert_fits_and_save(page, "job_time", charts=2)
 
 
 def _logs_scanned(expected: Expected) -> int:
@@ -591,12 +591,9 @@ def test_the_erase_command_names_the_loaded_gitlab_and_dataset(tmp_path, monkeyp
 
 
 def test_secret_findings_page_is_redacted_and_lists_the_erase_commands(page, dashboard, expected, demo_data):
-    open_page(page, dashboard, *PAGES["secrets"])
-    assert_no_errors(page)
-    assert_distinct_labels(page, PAGES["secrets"][2])
+    visit(page, dashboard, "secrets")
     check_secrets(page, expected, demo_data.planted_secrets)
-    assert_fits(page)
-    save_screenshot(page, SCREENSHOT_NAMES["secrets"], '[data-testid="stMain"]')
+    assert_fits_and_save(page, "secrets")
 
 
 def check_delivery(shown: Dict[str, str], expected: Expected) -> None:
@@ -616,13 +613,8 @@ def check_delivery(shown: Dict[str, str], expected: Expected) -> None:
 
 
 def test_delivery_page_shows_lead_time_and_issue_throughput(page, dashboard, expected):
-    open_page(page, dashboard, *PAGES["delivery"])
-    assert_no_errors(page)
-    assert_distinct_labels(page, PAGES["delivery"][2])
-    check_delivery(metrics(page), expected)
-    assert page.get_by_test_id("stVegaLiteChart").count() >= 3
-    assert_fits(page)
-    save_screenshot(page, SCREENSHOT_NAMES["delivery"], '[data-testid="stMain"]')
+    check_delivery(visit(page, dashboard, "delivery"), expected)
+    assert_fits_and_save(page, "delivery", charts=3)
 
 
 def _pipeline_figures(ws: Workspace, where: str) -> Tuple[str, str]:
@@ -700,11 +692,8 @@ def test_postgresql_dashboard_says_what_is_not_loaded_then_shows_the_next_load(p
         on_postgres = Expected(ws)  # every figure from SQL on the PostgreSQL database the page reads
         for key, check in (("delivery", check_delivery), ("ci_health", check_ci_health), ("jobs", check_jobs),
                            ("job_time", check_job_time)):
-            open_page(page, url, *PAGES[key])
-            assert_no_errors(page)
-            check(metrics(page), on_postgres)
-        open_page(page, url, *PAGES["secrets"])
-        assert_no_errors(page)
+            check(visit(page, url, key), on_postgres)
+        visit(page, url, "secrets")
         check_secrets(page, on_postgres, demo_data.planted_secrets)  # the demo world's secrets
     finally:
         server.stop()
@@ -729,9 +718,7 @@ def test_clean_job_logs_get_their_time_page_and_a_findings_page_that_says_none_l
     server, url = start_dashboard(clean_logs, "streamlit.log")
     try:
         expected = Expected(clean_logs)
-        open_page(page, url, *PAGES["job_time"])
-        assert_no_errors(page)
-        check_job_time(metrics(page), expected)
+        check_job_time(visit(page, url, "job_time"), expected)
 
         open_page(page, url, *PAGES["secrets"][:2])
         assert_no_errors(page)

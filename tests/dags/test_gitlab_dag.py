@@ -140,16 +140,44 @@ def assert_run_succeeded(report: Dict[str, Any]) -> None:
     assert report["state"] == "success" and not failed, f"{failed}\n{report['log'][-6000:]}"
 
 
-@pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 2 * DAG_RUN_TIMEOUT_SECONDS)  # the first use builds the venv
+def read_only_dags(dags: Path) -> Tuple[str, ...]:
+    """A command prefix under which `dags` is read-only even for root, as a deployed DAG bucket is for the DAG.
+
+    As root (CI), a private mount namespace remounts the folder read-only; otherwise its files lose write permission.
+    """
+    if os.geteuid() == 0:
+        return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', str(dags))
+    for path in (dags, *dags.rglob("*")):
+        path.chmod(path.stat().st_mode & ~0o222)
+    return ()
+
+
+def assert_fingerprinted_with(home: AirflowHome, emulator, key: str) -> None:
+    """The findings' fingerprints are keyed with `key`, the one the secrets backend holds."""
+    planted = {(s.job_id, hmac.new(key.encode(), s.value.encode(), hashlib.sha256).hexdigest()[:32])
+               for s in emulator.planted_secrets}
+    found = set(home.loaded.query(f"select job_id, fingerprint from {DATASET}.secret_findings"))
+    assert found and found <= planted
+
+
+# the first use builds the venv; DuckDB runs the DAG a third time, without the fingerprint key
+@pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 3 * DAG_RUN_TIMEOUT_SECONDS)
 @pytest.mark.parametrize("destination", DESTINATIONS)
 def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
     airflow_python, emulator, tmp_path, destination, request
 ):
+    """Two daily runs from a read-only dags folder (as a deployed bucket is) load the emulator exactly, the second
+    incrementally, with the fingerprint key from the secrets backend; nothing is written into the dags folder.
+    On DuckDB, a third run without the key fails the job-log task only, saying where the key goes."""
     token = TOKENS["maintainer"]
     dsn = request.getfixturevalue("postgres_dsn") if destination == "alloydb" else None
     home = AirflowHome(tmp_path, airflow_python, emulator.base_url, token, destination, dsn)
+    dags = Path(home.env["AIRFLOW__CORE__DAGS_FOLDER"])
+    deployed = {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()}
+    read_only = read_only_dags(dags)
 
-    first = home.run_dag("2024-06-01T00:00:00+00:00")
+    first = home.run_dag("2024-06-01T00:00:00+00:00", command_prefix=read_only)
     # parsed with the network off, so building the source did no I/O; the scope task comes first
     assert first["import_errors"] == {}
     families = [task for task in first["tasks"] if task != SCOPE_TASK]
@@ -161,6 +189,7 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
     assert "dlt_secrets_toml" in asked and len(asked) <= MAX_VARIABLES_ASKED_PER_PARSE, sorted(asked)
     assert_run_succeeded(first)
     assert_load_equals_truth(home.loaded, emulator)
+    assert_fingerprinted_with(home, emulator, FINGERPRINT_KEY)
     assert {
         name for (name,) in home.loaded.query(f"select pipeline_name from {DATASET}._dlt_pipeline_state")
     } == PIPELINE_NAMES
@@ -169,7 +198,7 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
     before = emulator.now
     emulator.advance(hours=24)
     emulator.reset_counters()
-    second = home.run_dag("2024-06-02T00:00:00+00:00")
+    second = home.run_dag("2024-06-02T00:00:00+00:00", command_prefix=read_only)
     assert_run_succeeded(second)
     assert_load_equals_truth(home.loaded, emulator)
     # each family resumed from the state its own pipeline left in the destination
@@ -187,8 +216,13 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
         assert changed
         assert requested_ids(emulator, rf"/api/v4/projects/(\d+)/{table}/(\d+)/notes") == changed, table
 
-    # the token went to GitLab only: not into the task logs, Airflow's database, dlt's folders or the data
     logs = {"first run's log": first["log"], "second run's log": second["log"]}
+    if destination == "duckdb":
+        logs["keyless run's log"] = assert_a_run_without_the_key_fails_the_job_log_task_only(home, emulator, read_only)
+
+    assert {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()} == deployed
+    assert not any(FINGERPRINT_KEY in log for log in logs.values())
+    # the token went to GitLab only: not into the task logs, Airflow's database, dlt's folders or the data
     LeakSearch(
         logs,
         folders=[tmp_path],
@@ -197,54 +231,27 @@ def test_dag_parses_and_loads_the_emulator_then_resumes_incrementally(
     ).assert_nowhere([token])
 
 
+def assert_a_run_without_the_key_fails_the_job_log_task_only(home: AirflowHome, emulator, read_only) -> str:
+    """The next day, with no fingerprint key in the secrets backend (and new logs to fingerprint): the job-log
+    task fails, saying to put the key into `dlt_secrets_toml`; every other task loads. Returns the run's log."""
+    secrets_toml = home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"]
+    without_key = secrets_toml.replace(f'fingerprint_key = "{FINGERPRINT_KEY}"\n', "")
+    assert FINGERPRINT_KEY in secrets_toml and FINGERPRINT_KEY not in without_key
+    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = without_key
+    emulator.advance(hours=24)
+    failed = home.run_dag("2024-06-03T00:00:00+00:00", command_prefix=read_only)
+    states = failed["task_states"]
+    job_log_tasks = {task for task in states if "jobs" in task}
+    assert job_log_tasks and all(states[task] == "failed" for task in job_log_tasks), states
+    assert all(state == "success" for task, state in states.items() if task not in job_log_tasks), states
+    reasons = {line.strip() for line in failed["log"].splitlines() if "fingerprint_key" in line and "Error" in line}
+    assert reasons and all("dlt_secrets_toml" in line for line in reasons), reasons
+    return failed["log"]
+
+
 @pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + DAG_RUN_TIMEOUT_SECONDS)
 def test_dag_without_the_secret_does_not_import_and_says_what_to_set(airflow_python, emulator, tmp_path):
     home = AirflowHome(tmp_path, airflow_python, emulator.base_url, TOKENS["maintainer"])
     parsed = home.run_dag("2024-06-01T00:00:00+00:00", "--parse-only", unset=("AIRFLOW_VAR_DLT_SECRETS_TOML",))
     assert [Path(path).name for path in parsed["import_errors"]] == ["gitlab_dag.py"], parsed["import_errors"]
     assert "no GitLab token: set sources.gitlab.access_token" in next(iter(parsed["import_errors"].values()))
-
-
-def read_only_dags(dags: Path) -> Tuple[str, ...]:
-    """A command prefix under which `dags` is read-only even for root, as a deployed DAG bucket is for the DAG.
-
-    As root (CI), a private mount namespace remounts the folder read-only; otherwise its files lose write permission.
-    """
-    if os.geteuid() == 0:
-        return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', str(dags))
-    for path in (dags, *dags.rglob("*")):
-        path.chmod(path.stat().st_mode & ~0o222)
-    return ()
-
-
-@pytest.mark.timeout(VENV_BUILD_TIMEOUT_SECONDS + 2 * DAG_RUN_TIMEOUT_SECONDS)
-def test_the_fingerprint_key_comes_from_the_secrets_backend_and_nothing_is_written_into_the_dags_folder(
-    airflow_python, emulator, tmp_path
-):
-    home = AirflowHome(tmp_path, airflow_python, emulator.base_url, TOKENS["maintainer"])
-    dags = Path(home.env["AIRFLOW__CORE__DAGS_FOLDER"])
-    deployed = {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()}
-    secrets_toml = home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"]
-    without_key = secrets_toml.replace(f'fingerprint_key = "{FINGERPRINT_KEY}"\n', "")
-    assert FINGERPRINT_KEY in secrets_toml and FINGERPRINT_KEY not in without_key
-    read_only = read_only_dags(dags)
-
-    loaded = home.run_dag("2024-06-01T00:00:00+00:00", command_prefix=read_only)
-    assert_run_succeeded(loaded)
-    planted = {(s.job_id, hmac.new(FINGERPRINT_KEY.encode(), s.value.encode(), hashlib.sha256).hexdigest()[:32])
-               for s in emulator.planted_secrets}
-    found = set(home.loaded.query(f"select job_id, fingerprint from {DATASET}.secret_findings"))
-    assert found and found <= planted  # fingerprinted with the key from the secrets backend
-
-    home.env["AIRFLOW_VAR_DLT_SECRETS_TOML"] = without_key  # and there are new logs to fingerprint
-    emulator.advance(hours=24)
-    failed = home.run_dag("2024-06-02T00:00:00+00:00", command_prefix=read_only)
-    job_log_tasks = {task for task in failed["task_states"] if "jobs" in task}
-    assert job_log_tasks and all(failed["task_states"][task] == "failed" for task in job_log_tasks), failed["task_states"]
-    assert all(state == "success" for task, state in failed["task_states"].items() if task not in job_log_tasks)
-    reasons = {line.strip() for line in failed["log"].splitlines() if "fingerprint_key" in line and "Error" in line}
-    assert reasons and all("dlt_secrets_toml" in line for line in reasons), reasons
-
-    assert {path: path.read_bytes() for path in dags.rglob("*") if path.is_file()} == deployed
-    assert FINGERPRINT_KEY not in loaded["log"] + failed["log"]

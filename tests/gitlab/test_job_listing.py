@@ -1,10 +1,10 @@
-"""`jobs`: a project's first load lists its jobs 100 at a time (keyset, paced); later runs ask changed pipelines."""
+"""`jobs`: a project's first load lists its jobs 100 at a time (keyset); later runs ask changed pipelines. The
+request budget paces the list (tests/gitlab/test_rate_limit.py)."""
 
 import math
 import re
 from collections import Counter
 
-from gitlab.job_listing import MinutePacer
 from tests.utils import DATASET, assert_load_equals_truth, key_set
 
 PROJECT_JOBS = re.compile(r"/api/v4/projects/(\d+)/jobs")
@@ -23,8 +23,11 @@ def _jobs_per_project(emulator, **scope) -> Counter:
     return Counter(job["pipeline"]["project_id"] for job in emulator.truth_rows("jobs", **scope))
 
 
-def test_a_first_load_lists_each_projects_jobs_a_hundred_at_a_time(emulator, workspace):
-    result = workspace.run("--base-url", emulator.base_url, "--group", "acme")
+def test_a_first_load_lists_each_projects_jobs_a_hundred_at_a_time_and_later_runs_ask_the_changed_pipelines(
+    emulator, workspace
+):
+    args = ["--base-url", emulator.base_url, "--group", "acme"]
+    result = workspace.run(*args)
     assert result.returncode == 0, result.output
 
     assert_load_equals_truth(workspace, emulator)
@@ -40,10 +43,6 @@ def test_a_first_load_lists_each_projects_jobs_a_hundred_at_a_time(emulator, wor
             assert request.query["pagination"] == "keyset" and request.query["per_page"] == "100"
             assert (request.query["order_by"], request.query["sort"]) == ("id", "desc")
 
-
-def test_later_runs_ask_only_the_changed_pipelines(emulator, workspace):
-    args = ["--base-url", emulator.base_url, "--group", "acme"]
-    assert workspace.run(*args).returncode == 0
     before = emulator.now
     emulator.advance(hours=24)
     emulator.reset_counters()
@@ -79,22 +78,3 @@ def test_a_start_date_keeps_the_jobs_of_the_pipelines_it_loads(emulator, workspa
     assert 0 < len(loaded) < len(pipelines)
     expected = {(job["id"],) for job in emulator.truth_rows("jobs") if job["pipeline"]["id"] in loaded}
     assert key_set(workspace.keys("jobs")) == expected
-
-
-def test_the_pacer_lets_at_most_n_requests_start_in_any_minute():
-    now = [0.0]
-    slept = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    pacer = MinutePacer(3, clock=lambda: now[0], sleep=sleep)
-    starts = []
-    for _ in range(7):
-        pacer.wait()
-        starts.append(now[0])
-        now[0] += 1.0
-    assert starts == [0.0, 1.0, 2.0, 60.0, 61.0, 62.0, 120.0]
-    assert all(later - earlier >= 60.0 for earlier, later in zip(starts, starts[3:]))
-    assert slept == [57.0, 57.0]

@@ -141,13 +141,35 @@ def test_waiting_is_said_at_most_every_ten_seconds(caplog):
     assert "RateLimit-Remaining 0 of 2" in lines[0]
 
 
+@pytest.mark.parametrize("api_url, most", [("https://gitlab.example.com/api/v4", 600), ("https://gitlab.com/api/v4", 480)])
+def test_on_every_host_the_job_list_keeps_to_gitlabs_600_a_minute(api_url, most, caplog):
+    clock = SimulatedClock()
+    budget = simulated_budget(clock, make_budget(api_url, RequestBudgetConfiguration()).limits)
+    project_jobs_limit = RateLimiter(600, 60, monotonic=clock, wall=clock.wall)  # GitLab's own: no RateLimit headers
+    sent: List[Tuple[float, str]] = []
+    with caplog.at_level(logging.INFO, logger="gitlab.rate_limit"):
+        statuses = [send(budget, clock, "/projects/3/jobs", project_jobs_limit, with_headers=False, sent=sent)
+                    for _ in range(3 * most)]
+        other = clock.now
+        send(budget, clock, "/projects/3/pipelines/5/jobs")
+
+    times = [at for at, _ in sent]
+    assert statuses.count(429) == 0
+    assert most_in_any_window(times, 60) == most
+    assert times[most - 1] - times[0] == pytest.approx((most - 1) * 0.05), "up to the cap, nothing waits"
+    assert clock.now - other < 1, "a pipeline's jobs are another endpoint, not held by the list's cap"
+    lines = [record.getMessage() for record in caplog.records if record.name == "gitlab.rate_limit"]
+    assert lines and all(WAITING.match(line) for line in lines), lines
+    assert f"pacing /projects/:id/jobs under {most} a minute" in lines[0]
+
+
 @pytest.mark.parametrize(
     "api_url, settings, expected",
     [
         ("https://gitlab.com/api/v4", {}, (1_600, 4_000, len(GITLAB_COM_LIMITS.routes))),
         ("https://gitlab.com/api/v4", {"requests_per_hour": 0, "requests_per_minute": 600}, (600, None, 6)),
-        ("https://gitlab.example.com/api/v4", {}, (None, None, 0)),
-        ("https://gitlab.example.com/api/v4", {"requests_per_minute": 30}, (30, None, 0)),
+        ("https://gitlab.example.com/api/v4", {}, (None, None, 1)),
+        ("https://gitlab.example.com/api/v4", {"requests_per_minute": 30}, (30, None, 1)),
     ],
 )
 def test_make_budget_presets_gitlab_com_and_takes_your_caps(api_url, settings: Dict, expected):
