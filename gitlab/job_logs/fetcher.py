@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Set
 
 import aiohttp
 import dlt
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
 from gitlab.credentials import GitLabCredentials
 from gitlab.errors import GitLabSourceError
@@ -24,7 +25,9 @@ from gitlab.job_logs.rows import (
     SECTIONS_TABLE,
     TJob,
     TRow,
+    arrow_rows,
     job_keys,
+    load_arrow_conversions,
     log_row,
     trace_rows,
 )
@@ -49,6 +52,14 @@ class _Outcome:
     status: str  # "fetched", "missing", "denied" or "failed"
     reader: Optional[TraceReader] = None
     reason: str = ""
+
+
+def _current_load_id() -> Optional[str]:
+    """The load id of the package being extracted (dlt's main thread), None outside a pipeline's extract."""
+    try:
+        return dlt.current.load_package_state()["load_id"]
+    except CurrentLoadPackageStateNotAvailable:
+        return None
 
 
 class _ExtractContext:
@@ -125,6 +136,7 @@ class GitLabTraceFetcher:
         page: List[TJob] = jobs if isinstance(jobs, list) else [jobs]
         if self._fingerprinter is None:  # a missing key fails the run at its first jobs, with work or without
             self._fingerprinter = Fingerprinter(self.config.fingerprint_key or "")
+            load_arrow_conversions()
         state = self._run_state()
         wanted: Dict[int, TJob] = {entry["id"]: entry for entry in state.take_pending()}
         for job in page:
@@ -137,7 +149,7 @@ class GitLabTraceFetcher:
         if not wanted:
             return None
         self.stats.queued += len(wanted)
-        return self._page_rows(list(wanted.values()), state, self._fingerprinter)
+        return self._page_rows(list(wanted.values()), state, self._fingerprinter, _current_load_id())
 
     def hold(self, project: str) -> None:
         """Some of `project`'s jobs were not listed in this run: its watermark must not pass them (any thread)."""
@@ -164,8 +176,10 @@ class GitLabTraceFetcher:
             self._context = _ExtractContext(loop, self.settings)  # one per extract: each has its own loop
         return self._context
 
-    async def _page_rows(self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter) -> AsyncIterator[Any]:
-        """Fetches one page's logs concurrently and yields the rows of the three tables."""
+    async def _page_rows(
+        self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter, load_id: Optional[str]
+    ) -> AsyncIterator[Any]:
+        """Fetches one page's logs concurrently and yields the rows of the three tables, as Arrow tables."""
         context = self._extract_context()
         session = await context.open(self._headers, self.settings.concurrency)
         tasks = [asyncio.ensure_future(self._fetch_trace(session, context, job, fingerprinter)) for job in jobs]
@@ -181,7 +195,7 @@ class GitLabTraceFetcher:
                 task.cancel()
         for table, rows in ((JOB_LOGS_TABLE, logs), (SECTIONS_TABLE, sections), (FINDINGS_TABLE, findings)):
             if rows:  # the table's hints were set once, as a variant, in `job_logs`
-                yield dlt.mark.with_table_name(rows, table)
+                yield dlt.mark.with_table_name(arrow_rows(table, rows, load_id), table)
 
     def _account(
         self, outcome: _Outcome, state: LogState, logs: List[TRow], sections: List[TRow], findings: List[TRow]
