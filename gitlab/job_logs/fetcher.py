@@ -12,7 +12,9 @@ from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Set
 
 import aiohttp
 import dlt
+from dlt.common.configuration import resolve_configuration
 from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
+from dlt.normalize.configuration import ItemsNormalizerConfiguration
 
 from gitlab.credentials import GitLabCredentials
 from gitlab.errors import GitLabSourceError
@@ -54,12 +56,22 @@ class _Outcome:
     reason: str = ""
 
 
-def _current_load_id() -> Optional[str]:
-    """The load id of the package being extracted (dlt's main thread), None outside a pipeline's extract."""
+@dataclass(frozen=True)
+class _DltColumns:
+    """What the Arrow rows need of dlt's own columns in this extract (see `arrow_rows`)."""
+
+    load_id: Optional[str]  # None outside a pipeline's extract
+    row_ids: bool  # False when dlt's `[normalize.parquet_normalizer] add_dlt_id` has dlt add them itself
+
+
+def _dlt_columns() -> _DltColumns:
+    """Read on dlt's main thread, where the load package and the pipeline's configuration are at hand."""
     try:
-        return dlt.current.load_package_state()["load_id"]
+        load_id: Optional[str] = dlt.current.load_package_state()["load_id"]
     except CurrentLoadPackageStateNotAvailable:
-        return None
+        load_id = None
+    normalizer = resolve_configuration(ItemsNormalizerConfiguration(), sections=("normalize", "parquet_normalizer"))
+    return _DltColumns(load_id, not normalizer.add_dlt_id)
 
 
 class _ExtractContext:
@@ -149,7 +161,7 @@ class GitLabTraceFetcher:
         if not wanted:
             return None
         self.stats.queued += len(wanted)
-        return self._page_rows(list(wanted.values()), state, self._fingerprinter, _current_load_id())
+        return self._page_rows(list(wanted.values()), state, self._fingerprinter, _dlt_columns())
 
     def hold(self, project: str) -> None:
         """Some of `project`'s jobs were not listed in this run: its watermark must not pass them (any thread)."""
@@ -177,7 +189,7 @@ class GitLabTraceFetcher:
         return self._context
 
     async def _page_rows(
-        self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter, load_id: Optional[str]
+        self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter, dlt_columns: _DltColumns
     ) -> AsyncIterator[Any]:
         """Fetches one page's logs concurrently and yields the rows of the three tables, as Arrow tables."""
         context = self._extract_context()
@@ -195,7 +207,7 @@ class GitLabTraceFetcher:
                 task.cancel()
         for table, rows in ((JOB_LOGS_TABLE, logs), (SECTIONS_TABLE, sections), (FINDINGS_TABLE, findings)):
             if rows:  # the table's hints were set once, as a variant, in `job_logs`
-                yield dlt.mark.with_table_name(arrow_rows(table, rows, load_id), table)
+                yield dlt.mark.with_table_name(arrow_rows(table, rows, dlt_columns.load_id, dlt_columns.row_ids), table)
 
     def _account(
         self, outcome: _Outcome, state: LogState, logs: List[TRow], sections: List[TRow], findings: List[TRow]

@@ -154,16 +154,22 @@ def trace_rows(job: TJob, reader: TraceReader, fetched_at: datetime) -> Tuple[TR
     return log_row(job, fetched_at, reader), sections, findings
 
 
-def arrow_rows(table: str, rows: List[TRow], load_id: Optional[str]) -> pa.Table:
-    """`rows` of `table` as an Arrow table with its columns' types, `_dlt_load_id` (in a load) and `_dlt_id`."""
+def arrow_rows(table: str, rows: List[TRow], load_id: Optional[str], row_ids: bool) -> pa.Table:
+    """`rows` of `table` as an Arrow table with its columns' types, and dlt's `_dlt_load_id` and `_dlt_id`.
+
+    `load_id` is None outside a pipeline's extract (the resource iterated by itself); `row_ids` is False
+    when dlt is configured to add `_dlt_id` to Arrow tables itself.
+    """
     data = pa.Table.from_pylist(rows, schema=_ARROW_SCHEMAS[table])
-    if load_id is not None:  # None outside a pipeline's extract (the resource iterated by itself)
+    if load_id is not None:
         data = data.append_column(
             pa.field(C_DLT_LOAD_ID, pa.string(), nullable=False), pa.array([load_id] * len(rows), pa.string())
         )
-    return data.append_column(
-        pa.field(C_DLT_ID, pa.string(), nullable=False), pa.array(generate_dlt_ids(len(rows)), pa.string())
-    )
+    if row_ids:
+        data = data.append_column(
+            pa.field(C_DLT_ID, pa.string(), nullable=False), pa.array(generate_dlt_ids(len(rows)), pa.string())
+        )
+    return data
 
 
 def load_arrow_conversions() -> None:

@@ -178,7 +178,13 @@ def test_a_second_run_fetches_nothing_and_jobs_finished_since_are_fetched_once(t
         assert len(findings) == len(set(findings)) and set(findings) == _planted(emu, later)
 
 
-def test_the_three_tables_keep_the_reference_columns_and_dlt_row_ids_over_two_loads(tmp_path):
+@pytest.mark.parametrize("dlt_adds_its_columns", [False, True], ids=["dlt-defaults", "parquet-normalizer-adds-ids"])
+def test_the_three_tables_keep_the_reference_columns_and_dlt_row_ids_over_two_loads(
+    tmp_path, monkeypatch, dlt_adds_its_columns
+):
+    if dlt_adds_its_columns:  # a user's own pipeline may have dlt add them to every Arrow table
+        monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+        monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     reference = yaml.safe_load((REPO / "schemas" / "export" / "gitlab.schema.yaml").read_text())["tables"]
     with GitLabEmulator() as emu:
         pipeline = job_logs_pipeline(tmp_path)
@@ -374,9 +380,7 @@ def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
         finished = {row["id"] for row in jobs if row["status"] in FINISHED_JOB_STATUSES}
         logged = _logged_job_ids(pipeline)
         assert len(logged) == len(set(logged)) and set(logged) == finished
-        loaded_finished = query(
-            pipeline, "select count(*) from jobs where status in ('success', 'failed', 'canceled')"
-        )
+        loaded_finished = query(pipeline, "select count(*) from jobs where status in ('success', 'failed', 'canceled')")
         assert loaded_finished == [(len(finished),)]
         assert set(_findings(pipeline)) == _planted(emu, finished)
         assert stats.job_logs.fetched == len(finished) and stats.job_logs.failed == {}
@@ -450,4 +454,3 @@ def test_section_parser_closes_inner_sections_and_ignores_strays():
         ("outer", 0, None, False, "Outer", 1, 4, 30.0),
         ("inner", 1, "outer", True, "Inner", 2, 4, 20.0),
     ]
-
