@@ -22,8 +22,11 @@ from gitlab.job_logs.config import JobLogsConfiguration, JobLogSettings, resolve
 from gitlab.job_logs.fingerprints import Fingerprinter
 from gitlab.job_logs.reader import TraceReader
 from gitlab.job_logs.rows import (
-    RowBatch,
+    FINDINGS_TABLE,
+    JOB_LOGS_TABLE,
+    SECTIONS_TABLE,
     TJob,
+    TRow,
     arrow_rows,
     job_keys,
     load_arrow_conversions,
@@ -78,8 +81,6 @@ class _ExtractContext:
         self.loop = loop
         self.semaphore = asyncio.Semaphore(settings.concurrency)
         self.session: Optional[aiohttp.ClientSession] = None
-        self.batch = RowBatch()
-        self.open_pages = 0  # the last page to finish sends what is left of the batch
         self._holder: Optional[AsyncIterator[aiohttp.ClientSession]] = None
         self._opening = asyncio.Lock()
 
@@ -194,30 +195,36 @@ class GitLabTraceFetcher:
         context = self._extract_context()
         session = await context.open(self._headers, self.settings.concurrency)
         tasks = [asyncio.ensure_future(self._fetch_trace(session, context, job, fingerprinter)) for job in jobs]
-        context.open_pages += 1
+        logs: List[TRow] = []
+        sections: List[TRow] = []
+        findings: List[TRow] = []
         try:
             for next_done in asyncio.as_completed(tasks):
                 outcome = await next_done
-                self._account(outcome, state, context.batch)
+                self._account(outcome, state, logs, sections, findings)
         finally:
-            context.open_pages -= 1
             for task in tasks:
                 task.cancel()
-        if context.batch.full() or context.open_pages == 0:
-            for table, rows in context.batch.take().items():  # the tables' hints were set once, as variants
+        for table, rows in ((JOB_LOGS_TABLE, logs), (SECTIONS_TABLE, sections), (FINDINGS_TABLE, findings)):
+            if rows:  # the table's hints were set once, as a variant, in `job_logs`
                 yield dlt.mark.with_table_name(arrow_rows(table, rows, dlt_columns.load_id, dlt_columns.row_ids), table)
 
-    def _account(self, outcome: _Outcome, state: LogState, batch: RowBatch) -> None:
+    def _account(
+        self, outcome: _Outcome, state: LogState, logs: List[TRow], sections: List[TRow], findings: List[TRow]
+    ) -> None:
         """Adds one outcome to the rows, the run's stats and the state."""
         job, now = outcome.job, datetime.now(UTC)
         keys = job_keys(job)
         if outcome.status == "fetched" and outcome.reader is not None:
-            batch.add(*trace_rows(job, outcome.reader, now))
+            row, section_rows, finding_rows = trace_rows(job, outcome.reader, now)
+            logs.append(row)
+            sections += section_rows
+            findings += finding_rows
             self.stats.fetched += 1
             self.stats.findings += outcome.reader.scanner.finding_count
             state.record_done(job)
         elif outcome.status == "missing":
-            batch.add(log_row(job, now, None), [], [])
+            logs.append(log_row(job, now, None))
             self.stats.fetched += 1
             self.stats.missing += 1
             state.record_done(job)

@@ -90,11 +90,6 @@ _ARROW_SCHEMAS = {
 }
 
 
-# dlt computes and validates a table's schema for every Arrow table it takes (~25 ms for these), so the rows of
-# finished pages go to it together, up to this many logs or this much log text at a time.
-ARROW_BATCH_LOGS = 1_000
-ARROW_BATCH_TEXT_BYTES = 16 * 1024 * 1024
-
 # Each table gets its hints as a variant, set once on the resource: a variant starts from the
 # resource's own hints, so those stay bare (primary key and disposition only).
 TABLE_HINTS: Dict[str, Dict[str, Any]] = {
@@ -189,27 +184,3 @@ def load_arrow_conversions() -> None:
 def _moment(value: Optional[str]) -> Optional[datetime]:
     """A GitLab timestamp (ISO 8601) as dlt reads one into a `timestamp` column."""
     return ensure_pendulum_datetime(value) if value else None
-
-
-class RowBatch:
-    """The rows of the three tables from finished pages, until they go to dlt together (see ARROW_BATCH_LOGS)."""
-
-    def __init__(self) -> None:
-        self.tables: Dict[str, List[TRow]] = {JOB_LOGS_TABLE: [], SECTIONS_TABLE: [], FINDINGS_TABLE: []}
-        self.text_bytes = 0
-
-    def add(self, log: TRow, sections: List[TRow], findings: List[TRow]) -> None:
-        self.tables[JOB_LOGS_TABLE].append(log)
-        self.tables[SECTIONS_TABLE] += sections
-        self.tables[FINDINGS_TABLE] += findings
-        self.text_bytes += log["stored_bytes"]
-
-    def full(self) -> bool:
-        return len(self.tables[JOB_LOGS_TABLE]) >= ARROW_BATCH_LOGS or self.text_bytes >= ARROW_BATCH_TEXT_BYTES
-
-    def take(self) -> Dict[str, List[TRow]]:
-        """The rows so far, by table (tables without rows left out); the batch starts empty again."""
-        taken = {table: rows for table, rows in self.tables.items() if rows}
-        self.tables = {table: [] for table in self.tables}
-        self.text_bytes = 0
-        return taken
