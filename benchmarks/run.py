@@ -483,6 +483,9 @@ def main() -> int:
     parser.add_argument("--airbyte-venv", type=Path, default=AIRBYTE_VENV, help=f"default {AIRBYTE_VENV}")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL runs")
     parser.add_argument("--airbyte-sizes", help="sizes Airbyte runs at, comma-separated (default: all)")
+    parser.add_argument("--also-from", type=Path, action="append", default=[], metavar="DIR",
+                        help="also run the whole pipeline → DuckDB first load from another checkout of the repo"
+                        " (its code and .dlt/config.toml), side by side; repeatable")
     parser.add_argument("--no-candidates", action="store_true", help="skip the other DuckDB settings measured"
                         f" (dlt's INSERT load files; memory_limit = {CANDIDATE_MEMORY_LIMIT})")
     args = parser.parse_args()
@@ -537,6 +540,11 @@ def main() -> int:
                     duckdb_dir = workdir / "duckdb"
                     record("pipeline", "whole pipeline → DuckDB, first load",
                            _variant("pipeline", emulator, args, "--workdir", str(duckdb_dir)))
+                    for index, other in enumerate(args.also_from):
+                        record(f"pipeline-from-{index}", f"whole pipeline → DuckDB, first load, from {other}", _child(
+                            [sys.executable, str(other / "benchmarks" / "run.py"), "--variant", "pipeline", "--url",
+                             emulator.url, "--concurrency", str(args.concurrency), "--workdir",
+                             str(workdir / f"from-{index}")], emulator, cwd=other))
                     result = _variant("pipeline", emulator, args, "--workdir", str(duckdb_dir))
                     result["logs_stored"], result["logs"] = result["logs"], result["routes"].get(TRACE_ROUTE, 0)
                     record("rerun", "whole pipeline → DuckDB, rerun with nothing new", result)

@@ -12,6 +12,9 @@ from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Set
 
 import aiohttp
 import dlt
+from dlt.common.configuration import resolve_configuration
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
+from dlt.normalize.configuration import ItemsNormalizerConfiguration
 
 from gitlab.credentials import GitLabCredentials
 from gitlab.errors import GitLabSourceError
@@ -24,7 +27,9 @@ from gitlab.job_logs.rows import (
     SECTIONS_TABLE,
     TJob,
     TRow,
+    arrow_rows,
     job_keys,
+    load_arrow_conversions,
     log_row,
     trace_rows,
 )
@@ -49,6 +54,24 @@ class _Outcome:
     status: str  # "fetched", "missing", "denied" or "failed"
     reader: Optional[TraceReader] = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class _DltColumns:
+    """What the Arrow rows need of dlt's own columns in this extract (see `arrow_rows`)."""
+
+    load_id: Optional[str]  # None outside a pipeline's extract
+    row_ids: bool  # False when dlt's `[normalize.parquet_normalizer] add_dlt_id` has dlt add them itself
+
+
+def _dlt_columns() -> _DltColumns:
+    """Read on dlt's main thread, where the load package and the pipeline's configuration are at hand."""
+    try:
+        load_id: Optional[str] = dlt.current.load_package_state()["load_id"]
+    except CurrentLoadPackageStateNotAvailable:
+        load_id = None
+    normalizer = resolve_configuration(ItemsNormalizerConfiguration(), sections=("normalize", "parquet_normalizer"))
+    return _DltColumns(load_id, not normalizer.add_dlt_id)
 
 
 class _ExtractContext:
@@ -125,6 +148,7 @@ class GitLabTraceFetcher:
         page: List[TJob] = jobs if isinstance(jobs, list) else [jobs]
         if self._fingerprinter is None:  # a missing key fails the run at its first jobs, with work or without
             self._fingerprinter = Fingerprinter(self.config.fingerprint_key or "")
+            load_arrow_conversions()
         state = self._run_state()
         wanted: Dict[int, TJob] = {entry["id"]: entry for entry in state.take_pending()}
         for job in page:
@@ -137,7 +161,7 @@ class GitLabTraceFetcher:
         if not wanted:
             return None
         self.stats.queued += len(wanted)
-        return self._page_rows(list(wanted.values()), state, self._fingerprinter)
+        return self._page_rows(list(wanted.values()), state, self._fingerprinter, _dlt_columns())
 
     def hold(self, project: str) -> None:
         """Some of `project`'s jobs were not listed in this run: its watermark must not pass them (any thread)."""
@@ -164,8 +188,10 @@ class GitLabTraceFetcher:
             self._context = _ExtractContext(loop, self.settings)  # one per extract: each has its own loop
         return self._context
 
-    async def _page_rows(self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter) -> AsyncIterator[Any]:
-        """Fetches one page's logs concurrently and yields the rows of the three tables."""
+    async def _page_rows(
+        self, jobs: List[TJob], state: LogState, fingerprinter: Fingerprinter, dlt_columns: _DltColumns
+    ) -> AsyncIterator[Any]:
+        """Fetches one page's logs concurrently and yields the rows of the three tables, as Arrow tables."""
         context = self._extract_context()
         session = await context.open(self._headers, self.settings.concurrency)
         tasks = [asyncio.ensure_future(self._fetch_trace(session, context, job, fingerprinter)) for job in jobs]
@@ -181,7 +207,7 @@ class GitLabTraceFetcher:
                 task.cancel()
         for table, rows in ((JOB_LOGS_TABLE, logs), (SECTIONS_TABLE, sections), (FINDINGS_TABLE, findings)):
             if rows:  # the table's hints were set once, as a variant, in `job_logs`
-                yield dlt.mark.with_table_name(rows, table)
+                yield dlt.mark.with_table_name(arrow_rows(table, rows, dlt_columns.load_id, dlt_columns.row_ids), table)
 
     def _account(
         self, outcome: _Outcome, state: LogState, logs: List[TRow], sections: List[TRow], findings: List[TRow]

@@ -10,6 +10,7 @@ from typing import Any, List, Optional, Set, Tuple
 
 import dlt
 import pytest
+import yaml
 from dlt.extract.items import TableNameMeta
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -23,7 +24,7 @@ from gitlab.job_logs.sections import GitLabSectionParser
 from gitlab.run_stats import GitLabRunStats
 from gitlab_emulator import TOKENS, GitLabEmulator, seed_world
 from tests.gitlab.helpers import KEY, duckdb_path, finished_job_ids, job_logs_pipeline, list_jobs, query, run_job_logs
-from tests.utils import FINISHED_JOB_STATUSES, LeakSearch, fingerprint, secret_needles
+from tests.utils import FINISHED_JOB_STATUSES, REPO, LeakSearch, fingerprint, secret_needles
 
 TRACE_PATH = re.compile(r"^/api/v4/projects/(\d+)/jobs/(\d+)/trace$")
 RESTRICTED_PROJECT = 106  # acme/data/restricted: its CI is closed to the emulator's tokens (403)
@@ -175,6 +176,47 @@ def test_a_second_run_fetches_nothing_and_jobs_finished_since_are_fetched_once(t
         assert len(logged) == len(set(logged)) and set(logged) == later
         findings = _findings(pipeline)
         assert len(findings) == len(set(findings)) and set(findings) == _planted(emu, later)
+
+
+@pytest.mark.parametrize("dlt_adds_its_columns", [False, True], ids=["dlt-defaults", "parquet-normalizer-adds-ids"])
+def test_the_three_tables_keep_the_reference_columns_and_dlt_row_ids_over_two_loads(
+    tmp_path, monkeypatch, dlt_adds_its_columns
+):
+    if dlt_adds_its_columns:  # a user's own pipeline may have dlt add them to every Arrow table
+        monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+        monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    reference = yaml.safe_load((REPO / "schemas" / "export" / "gitlab.schema.yaml").read_text())["tables"]
+    with GitLabEmulator() as emu:
+        pipeline = job_logs_pipeline(tmp_path)
+        run_job_logs(pipeline, emu, list_jobs(emu))
+        emu.advance(hours=24)
+        run_job_logs(pipeline, emu, list_jobs(emu))
+        loads = {row[0] for row in query(pipeline, "select load_id from _dlt_loads where status = 0")}
+        assert len(loads) == 2
+        for table in ("job_logs", "job_log_sections", "secret_findings"):
+            columns = pipeline.default_schema.get_table_columns(table)
+            for name, hints in reference[table]["columns"].items():  # the columns only gain, never lose
+                assert {hint: columns[name].get(hint, True) for hint in hints} == hints, (table, name)
+            ids = query(pipeline, f"select _dlt_id, _dlt_load_id from {table}")
+            assert ids and len({row_id for row_id, _ in ids}) == len(ids), table
+            assert {load_id for _, load_id in ids} == loads, table
+        types = dict(
+            query(
+                pipeline,
+                "select column_name, data_type from information_schema.columns where table_name = 'job_logs'",
+            )
+        )
+        assert (types["finished_at"], types["fetched_at"], types["job_id"], types["truncated"]) == (
+            "TIMESTAMP WITH TIME ZONE",
+            "TIMESTAMP WITH TIME ZONE",
+            "BIGINT",
+            "BOOLEAN",
+        )
+        finished = dict(query(pipeline, "select job_id, finished_at from job_logs"))
+        truth = {job["id"]: job["finished_at"] for page in list_jobs(emu) for job in page if job["id"] in finished}
+        assert {job_id: moment.isoformat() for job_id, moment in finished.items()} == {
+            job_id: datetime.fromisoformat(value).isoformat() for job_id, value in truth.items()
+        }
 
 
 def test_a_log_that_keeps_failing_is_named_and_fetched_on_the_next_run(tmp_path):
@@ -338,9 +380,7 @@ def test_as_part_of_the_source_fed_by_its_jobs_resource(tmp_path, monkeypatch):
         finished = {row["id"] for row in jobs if row["status"] in FINISHED_JOB_STATUSES}
         logged = _logged_job_ids(pipeline)
         assert len(logged) == len(set(logged)) and set(logged) == finished
-        loaded_finished = query(
-            pipeline, "select count(*) from jobs where status in ('success', 'failed', 'canceled')"
-        )
+        loaded_finished = query(pipeline, "select count(*) from jobs where status in ('success', 'failed', 'canceled')")
         assert loaded_finished == [(len(finished),)]
         assert set(_findings(pipeline)) == _planted(emu, finished)
         assert stats.job_logs.fetched == len(finished) and stats.job_logs.failed == {}
@@ -414,4 +454,3 @@ def test_section_parser_closes_inner_sections_and_ignores_strays():
         ("outer", 0, None, False, "Outer", 1, 4, 30.0),
         ("inner", 1, "outer", True, "Inner", 2, 4, 20.0),
     ]
-
