@@ -20,10 +20,11 @@ from gitlab.job_logs import job_logs
 from gitlab.rate_limit import RequestBudget, api_route, make_budget
 from gitlab.resources import declared_resources
 from gitlab.run_stats import GitLabRunStats
-from gitlab.scope import GitLabScope, TDataItem
+from gitlab.scope import GROUPS_IN_SCOPE, PROJECTS_IN_SCOPE, GitLabScope, TDataItem
 from gitlab.settings import MAX_TABLE_NESTING, PER_PAGE, SOURCE_NAME, START_DATE
 from gitlab.tables import TABLE, hints
 from gitlab.transforms import drop_untyped_nulls
+from gitlab.unchanged import SkipUnchanged
 from rest_api import GitLabLinkPaginator, GitLabTokenAuth
 
 
@@ -34,6 +35,15 @@ def _deferred(pages: Callable[[], Iterator[List[TDataItem]]]) -> Callable[[], It
         yield from pages()
 
     return _pages
+
+
+def _same_rows(rows: List[TDataItem]) -> Iterator[List[TDataItem]]:
+    yield rows
+
+
+def _changed_rows(scope_resource: DltResource, table: str) -> DltResource:
+    """The table `table` of the scope's rows: read every run, loaded only when new or changed."""
+    return dlt.transformer(_same_rows, data_from=scope_resource, **hints(table)).add_filter(SkipUnchanged(table))
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=MAX_TABLE_NESTING)
@@ -105,7 +115,8 @@ def gitlab_source(
     denied_actions: List[ResponseAction] = [
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
-    projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
+    groups_in_scope = dlt.resource(_deferred(scope.groups), name=GROUPS_IN_SCOPE, selected=False)
+    projects_in_scope = dlt.resource(_deferred(scope.projects), name=PROJECTS_IN_SCOPE, selected=False)
     pipelines_filter = CursorFilter("pipelines", "pipelines", holds)
     holds.register("jobs", pipelines_filter)  # a first load lists the project's jobs for its pipelines
     config: RESTAPIConfig = {
@@ -116,11 +127,13 @@ def gitlab_source(
             "endpoint": {"params": {"per_page": PER_PAGE}, "response_actions": denied_actions},
         },
         "resources": [
-            dlt.resource(_deferred(scope.groups), **hints("groups")),
-            projects_resource,
+            groups_in_scope,
+            projects_in_scope,
+            _changed_rows(groups_in_scope, "groups"),
+            _changed_rows(projects_in_scope, "projects"),
             dlt.transformer(
                 project_cursors(start),
-                data_from=projects_resource,
+                data_from=projects_in_scope,
                 name=CURSORS_RESOURCE,
                 selected=False,
             ),

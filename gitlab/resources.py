@@ -10,10 +10,11 @@ from dlt.sources.rest_api import EndpointResource
 from dlt.sources.rest_api.typing import Endpoint, ProcessingSteps, ResponseAction
 
 from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, CursorHolds
+from gitlab.scope import GROUPS_IN_SCOPE, PROJECTS_IN_SCOPE
 from gitlab.tables import cursor_of, hints
 from gitlab.transforms import commit_dates_in_utc, rename_parent_key
 
-PROJECT = "/projects/{resources.projects.id}"
+PROJECT = f"/projects/{{resources.{PROJECTS_IN_SCOPE}.id}}"
 # Incremental endpoints hang off `project_cursors`, whose rows carry each project's resume points.
 CURSOR_PROJECT = f"/projects/{{resources.{CURSORS_RESOURCE}.id}}"
 NEWEST_LAST = {"order_by": "updated_at", "sort": "asc"}
@@ -95,7 +96,7 @@ def incremental_resource(
 def member_resources() -> List[EndpointResource]:
     """`group_members` and `project_members`: direct members, replaced each run so removals show."""
     return [
-        resource("group_members", "/groups/{resources.groups.id}/members", key_from_parent="group_id"),
+        resource("group_members", f"/groups/{{resources.{GROUPS_IN_SCOPE}.id}}/members", key_from_parent="group_id"),
         resource("project_members", f"{PROJECT}/members", key_from_parent="project_id"),
     ]
 
@@ -154,7 +155,7 @@ def repository_resources(denied_actions: List[ResponseAction], holds: CursorHold
 def declared_resources(
     denied_actions: List[ResponseAction], holds: CursorHolds, pipelines_filter: Optional[CursorFilter] = None
 ) -> List[EndpointResource]:
-    """All declarative resources, children of `groups`, `projects` and `project_cursors`.
+    """All declarative resources, children of the groups and projects in scope and of `project_cursors`.
 
     Args:
         denied_actions (list): Response actions that skip a project's endpoint the token may not read.

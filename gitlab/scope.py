@@ -14,6 +14,10 @@ from rest_api import GitLabKeysetPaginator
 
 TDataItem = Dict[str, Any]
 
+# The scope's resources, parents of every list; the `groups` and `projects` tables load only what changed in them
+GROUPS_IN_SCOPE = "groups_in_scope"
+PROJECTS_IN_SCOPE = "projects_in_scope"
+
 
 def _path_param(group_or_project: str) -> str:
     """GitLab takes a numeric id or the URL-encoded full path wherever it takes `:id`."""

@@ -41,7 +41,7 @@ def test_the_table_list_has_gitlabs_keys_and_dispositions():
 
 def test_resources_have_the_table_lists_names_dispositions_and_keys():
     source = _source()
-    assert set(source.resources) == EXPECTED | {"project_cursors"}
+    assert set(source.resources) == EXPECTED | {"project_cursors", "groups_in_scope", "projects_in_scope"}
     assert set(source.selected_resources) == EXPECTED
     for name in EXPECTED:
         resource = source.resources[name]
@@ -52,7 +52,7 @@ def test_resources_have_the_table_lists_names_dispositions_and_keys():
 
 def test_every_parent_reference_resolves_to_a_resource():
     declared = declared_resources([], CursorHolds())
-    names = {entry["name"] for entry in declared} | {"groups", "projects", "project_cursors"}
+    names = {entry["name"] for entry in declared} | {"groups_in_scope", "projects_in_scope", "project_cursors"}
     for entry in declared_resources([], CursorHolds()):
         for parent in re.findall(r"\{resources\.(\w+)\.\w+\}", entry["endpoint"]["path"]):
             assert parent in names, (entry["name"], parent)
