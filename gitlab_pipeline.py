@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, cast
 if __name__ == "__main__":
     # The CLI uses neither dlt.hub nor dlt's CLI plugins; with the dashboard's `dlthub` installed, dlt would import
     # it, and ibis and pandas with it, at every start: half a second of the imports (python -X importtime)
-    sys.modules.setdefault("dlthub", None)
+    sys.modules.setdefault("dlthub", None)  # type: ignore[arg-type]  # None: Python's "not importable" mark
     os.environ.setdefault("DLT_DISABLE_PLUGINS", "true")
 
 import dlt

@@ -1,14 +1,14 @@
-"""Leaves out rows of `groups` and `projects` that a run would send again unchanged.
+"""Digests of rows, so that a run leaves out what it would send again unchanged.
 
-GitLab has no `updated_after` for groups and projects, and they are the run's scope, read whole every
-run; merging them again would give a run with nothing new a load of its own. Each table keeps one
-short digest per row as last loaded, in its dlt resource state (so it is saved, restored and reset
-with the data), and lets a row through only when its digest differs.
+GitLab has no `updated_after` for groups and projects, nor for the lists it only returns whole; they are
+read every run, and loading them again would give a run with nothing new a load of its own. Digests of
+what was last loaded are kept in dlt resource state (saved, restored and reset with the data): one per
+row of `groups` and `projects` (merged by key), one per whole list (see `gitlab.whole_lists`).
 """
 
 import hashlib
 import json
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import dlt
 
@@ -22,6 +22,12 @@ TDataItem = Dict[str, Any]
 def row_digest(row: TDataItem) -> str:
     """A digest of `row`'s content, the same whatever the order of its keys."""
     content = json.dumps(row, sort_keys=True, default=str).encode()
+    return hashlib.blake2b(content, digest_size=DIGEST_BYTES).hexdigest()
+
+
+def table_digest(rows: List[TDataItem]) -> str:
+    """A digest of all of `rows`, the same whatever their order."""
+    content = "".join(sorted(row_digest(row) for row in rows)).encode()
     return hashlib.blake2b(content, digest_size=DIGEST_BYTES).hexdigest()
 
 
