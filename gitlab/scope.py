@@ -4,6 +4,7 @@ See https://docs.gitlab.com/api/groups/ and https://docs.gitlab.com/api/projects
 """
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 from urllib.parse import quote
 
@@ -14,6 +15,8 @@ from gitlab.settings import PER_PAGE
 from rest_api import GitLabKeysetPaginator
 
 TDataItem = Dict[str, Any]
+
+GROUPS_AT_ONCE = 8  # groups whose projects are listed at once: a large group has many subgroups, each a list
 
 
 def _path_param(group_or_project: str) -> str:
@@ -101,18 +104,20 @@ class GitLabScope:
 
     def _find_projects(self) -> List[TDataItem]:
         found: Dict[int, TDataItem] = {}
-        params: Dict[str, Any] = {"per_page": PER_PAGE, "with_shared": "false"}
-        if not self.include_archived:
-            params["archived"] = "false"
-        for group in self.group_list():
-            for page in self.client.paginate(
-                f"/groups/{group['id']}/projects",
-                params=params,
-                paginator=GitLabKeysetPaginator(order_by="id", sort="asc"),
-            ):
-                for project in page:
+        with ThreadPoolExecutor(GROUPS_AT_ONCE) as pool:
+            for projects in pool.map(self._projects_in, self.group_list()):
+                for project in projects:
                     found.setdefault(project["id"], project)
         for path in self.project_paths:
             project = self._get(f"/projects/{_path_param(path)}", f"project '{path}'")
             found.setdefault(project["id"], project)
         return list(found.values())
+
+    def _projects_in(self, group: TDataItem) -> List[TDataItem]:
+        params: Dict[str, Any] = {"per_page": PER_PAGE, "with_shared": "false"}
+        if not self.include_archived:
+            params["archived"] = "false"
+        pages = self.client.paginate(
+            f"/groups/{group['id']}/projects", params=params, paginator=GitLabKeysetPaginator(order_by="id", sort="asc")
+        )
+        return [project for page in pages for project in page]

@@ -7,6 +7,7 @@ through the CLI against the emulator; the world is changed the way GitLab's woul
 
 import dlt
 
+from gitlab_emulator import GitLabEmulator
 from gitlab_emulator.truth import Scope, scope_projects
 from tests.utils import DATASET, TABLE_KEYS, assert_children_carry_parent_keys, assert_load_equals_truth
 
@@ -107,3 +108,13 @@ def test_a_list_emptied_in_gitlab_empties_its_table(emulator, workspace):
     assert workspace.run(*args).returncode == 0
     assert workspace.query(f"select count(*) from {DATASET}.labels")[0][0] == 0
     assert_load_equals_truth(workspace, emulator)
+
+
+def test_a_rerun_asks_its_lists_at_once(workspace):
+    """Each answer takes 0.3 s: requests sent one after another would never overlap."""
+    with GitLabEmulator(latency_seconds=0.3) as emulator:
+        args = ["--base-url", emulator.base_url, "--group", "acme"]
+        assert workspace.run(*args).returncode == 0
+        emulator.reset_counters()
+        assert workspace.run(*args).returncode == 0
+        assert emulator.peak_in_flight >= 16
