@@ -8,12 +8,19 @@ in `gitlab.project_folder`.
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, cast
+
+if __name__ == "__main__":
+    # The CLI uses neither dlt.hub nor dlt's CLI plugins; with the dashboard's `dlthub` installed, dlt would import
+    # it, and ibis and pandas with it, at every start: half a second of the imports (python -X importtime)
+    sys.modules.setdefault("dlthub", None)  # type: ignore[arg-type]  # None: Python's "not importable" mark
+    os.environ.setdefault("DLT_DISABLE_PLUGINS", "true")
 
 import dlt
 from dlt.common.schema.typing import TSchemaContract

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence
 import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
-from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
+from dlt.sources.rest_api import RESTAPIConfig, create_response_hooks, rest_api_resources
 from dlt.sources.rest_api.typing import ResponseAction
 
 from gitlab.credentials import GitLabCredentials, claim_dataset, gitlab_credentials
@@ -18,12 +18,14 @@ from gitlab.http import make_session
 from gitlab.job_listing import GitLabJobLister
 from gitlab.job_logs import job_logs
 from gitlab.rate_limit import RequestBudget, api_route, make_budget
-from gitlab.resources import declared_resources
+from gitlab.resources import WHOLE_LISTS, declared_resources
 from gitlab.run_stats import GitLabRunStats
 from gitlab.scope import GitLabScope, TDataItem
 from gitlab.settings import MAX_TABLE_NESTING, PER_PAGE, SOURCE_NAME, START_DATE
 from gitlab.tables import TABLE, hints
 from gitlab.transforms import drop_untyped_nulls
+from gitlab.unchanged import SkipUnchanged
+from gitlab.whole_lists import whole_list_resource
 from rest_api import GitLabLinkPaginator, GitLabTokenAuth
 
 
@@ -52,8 +54,10 @@ def gitlab_source(
 
     Pipelines, issues, merge requests and deployments load incrementally by `updated_after`, commits
     by `since`; jobs and notes are re-read only for pipelines, issues and merge requests that changed.
-    Branches, tags, labels, milestones, releases, environments and members are small lists GitLab
-    only returns whole, so they are replaced each run and deleted items disappear. A 403 or 404 on
+    Branches, tags, labels, milestones, releases, environments and members are lists GitLab only
+    returns whole: read each run, and replaced when they changed, so that deleted items disappear.
+    Groups and projects are read each run too, and only new or changed ones are merged: a run with
+    nothing new loads nothing. A 403 or 404 on
     one project's endpoint is warned about once and counted in `run_stats`, and that data is skipped.
     Finished jobs' logs are fetched once each, in parallel, scanned for secrets and stored redacted.
 
@@ -105,7 +109,6 @@ def gitlab_source(
     denied_actions: List[ResponseAction] = [
         {"status_code": status, "action": stats.record_denied} for status in (403, 404)
     ]
-    projects_resource = dlt.resource(_deferred(scope.projects), **hints("projects"))
     pipelines_filter = CursorFilter("pipelines", "pipelines", holds)
     holds.register("jobs", pipelines_filter)  # a first load lists the project's jobs for its pipelines
     config: RESTAPIConfig = {
@@ -116,14 +119,10 @@ def gitlab_source(
             "endpoint": {"params": {"per_page": PER_PAGE}, "response_actions": denied_actions},
         },
         "resources": [
-            dlt.resource(_deferred(scope.groups), **hints("groups")),
-            projects_resource,
-            dlt.transformer(
-                project_cursors(start),
-                data_from=projects_resource,
-                name=CURSORS_RESOURCE,
-                selected=False,
-            ),
+            # read every run, as the scope of every list; loaded only when new or changed
+            dlt.resource(_deferred(scope.groups), **hints("groups")).add_filter(SkipUnchanged("groups")),
+            dlt.resource(_deferred(scope.projects), **hints("projects")).add_filter(SkipUnchanged("projects")),
+            dlt.resource(project_cursors(start, scope.project_list), name=CURSORS_RESOURCE, selected=False),
             *declared_resources(denied_actions, holds, pipelines_filter),
         ],
     }
@@ -135,7 +134,12 @@ def gitlab_source(
 
     pipelines = next(resource for resource in resources if resource.name == "pipelines")
     jobs = dlt.transformer(_jobs, data_from=pipelines, parallelized=True, **hints("jobs"))
-    tables = [*resources, jobs]
+    hooks = create_response_hooks(denied_actions)
+    whole_lists = [
+        whole_list_resource(declared, scope.group_list if declared.of_groups else scope.project_list, client, hooks)
+        for declared in WHOLE_LISTS
+    ]
+    tables = [*resources, jobs, *whole_lists]
     for resource in tables:
         if resource.name in TABLE:  # the tables, not the internal cursors
             resource.add_map(drop_untyped_nulls(resource.name))

@@ -45,17 +45,20 @@ def _cursors(table: str) -> Dict[str, Any]:
     return state
 
 
-def project_cursors(start_date: str) -> Callable[[List[TDataItem]], Iterator[List[TDataItem]]]:
-    """Makes the transformer that pairs each project id with where each incremental table resumes.
+def project_cursors(
+    start_date: str, projects: Callable[[], List[TDataItem]]
+) -> Callable[[], Iterator[List[TDataItem]]]:
+    """Makes the resource function that pairs each project id with where each incremental table resumes.
 
     Args:
         start_date (str): Where a project's history starts when a table has no cursor for it yet.
+        projects (Callable): Returns the projects in scope.
 
     Returns:
-        Callable: The transformer function; its rows feed the incremental endpoints' parameters.
+        Callable: The resource function; its rows feed the incremental endpoints' parameters.
     """
 
-    def _with_cursors(projects: List[TDataItem]) -> Iterator[List[TDataItem]]:
+    def _with_cursors() -> Iterator[List[TDataItem]]:
         yield [
             {
                 "id": project["id"],
@@ -64,7 +67,7 @@ def project_cursors(start_date: str) -> Callable[[List[TDataItem]], Iterator[Lis
                     for table in INCREMENTAL_TABLES
                 },
             }
-            for project in projects
+            for project in projects()
         ]
 
     return _with_cursors

@@ -1,7 +1,8 @@
 """The declarative part of the source: dlt rest_api resources per GitLab family, as data.
 
 Each entry started as an endpoint of the generated catalogue (`rest_api/generated_reference/`) and adds what
-curation knows: parent→child `resolve` and cursors; keys and dispositions come from `gitlab.tables`.
+curation knows: parent→child `resolve` and cursors; keys and dispositions come from `gitlab.tables`. The
+lists GitLab only returns whole, the "replace" tables, are `WHOLE_LISTS` (read by `gitlab.whole_lists`).
 """
 
 from typing import Any, Dict, List, Optional
@@ -12,11 +13,25 @@ from dlt.sources.rest_api.typing import Endpoint, ProcessingSteps, ResponseActio
 from gitlab.cursors import CURSORS_RESOURCE, CursorFilter, CursorHolds
 from gitlab.tables import cursor_of, hints
 from gitlab.transforms import commit_dates_in_utc, rename_parent_key
+from gitlab.whole_lists import WholeList
 
-PROJECT = "/projects/{resources.projects.id}"
 # Incremental endpoints hang off `project_cursors`, whose rows carry each project's resume points.
 CURSOR_PROJECT = f"/projects/{{resources.{CURSORS_RESOURCE}.id}}"
 NEWEST_LAST = {"order_by": "updated_at", "sort": "asc"}
+
+WHOLE_LISTS = (
+    WholeList("group_members", "/groups/{id}/members", key_from_parent="group_id"),
+    WholeList("project_members", "/projects/{id}/members", key_from_parent="project_id"),
+    WholeList("environments", "/projects/{id}/environments", key_from_parent="project_id"),
+    WholeList("milestones", "/projects/{id}/milestones"),
+    # group labels would repeat once per project; they are not this table's rows
+    WholeList(
+        "labels", "/projects/{id}/labels", key_from_parent="project_id", params={"include_ancestor_groups": "false"}
+    ),
+    WholeList("branches", "/projects/{id}/repository/branches", key_from_parent="project_id"),
+    WholeList("tags", "/projects/{id}/repository/tags", key_from_parent="project_id"),
+    WholeList("releases", "/projects/{id}/releases", key_from_parent="project_id"),
+)
 
 
 def resource(
@@ -92,33 +107,19 @@ def incremental_resource(
     )
 
 
-def member_resources() -> List[EndpointResource]:
-    """`group_members` and `project_members`: direct members, replaced each run so removals show."""
-    return [
-        resource("group_members", "/groups/{resources.groups.id}/members", key_from_parent="group_id"),
-        resource("project_members", f"{PROJECT}/members", key_from_parent="project_id"),
-    ]
-
-
 def ci_resources(holds: CursorHolds, pipelines_filter: CursorFilter) -> List[EndpointResource]:
-    """`pipelines` (by `updated_after`), `environments`, `deployments`; `jobs` are in `gitlab.job_listing`."""
+    """`pipelines` (by `updated_after`) and `deployments`; `jobs` are in `gitlab.job_listing`."""
     return [
         incremental_resource("pipelines", "pipelines", holds, NEWEST_LAST, cursor_filter=pipelines_filter),
-        resource("environments", f"{PROJECT}/environments", key_from_parent="project_id"),
         incremental_resource("deployments", "deployments", holds, NEWEST_LAST, rows_have_project_id=False),
     ]
 
 
 def issue_resources(holds: CursorHolds) -> List[EndpointResource]:
-    """`issues` (by `updated_after`) with their `issue_notes`, `milestones`, project `labels`."""
+    """`issues` (by `updated_after`) with their `issue_notes`."""
     return [
         incremental_resource("issues", "issues", holds, {"scope": "all", "state": "all", **NEWEST_LAST}),
         resource("issue_notes", "/projects/{resources.issues.project_id}/issues/{resources.issues.iid}/notes"),
-        resource("milestones", f"{PROJECT}/milestones"),
-        # group labels would repeat once per project; they are not this table's rows
-        resource(
-            "labels", f"{PROJECT}/labels", params={"include_ancestor_groups": "false"}, key_from_parent="project_id"
-        ),
     ]
 
 
@@ -136,7 +137,7 @@ def merge_request_resources(holds: CursorHolds) -> List[EndpointResource]:
 
 
 def repository_resources(denied_actions: List[ResponseAction], holds: CursorHolds) -> List[EndpointResource]:
-    """`commits` (by `since`), `branches`, `tags` and `releases`."""
+    """`commits` (by `since`)."""
     return [
         incremental_resource(
             "commits",
@@ -145,16 +146,13 @@ def repository_resources(denied_actions: List[ResponseAction], holds: CursorHold
             rows_have_project_id=False,
             response_actions=[*denied_actions, {"status_code": 200, "action": commit_dates_in_utc}],
         ),
-        resource("branches", f"{PROJECT}/repository/branches", key_from_parent="project_id"),
-        resource("tags", f"{PROJECT}/repository/tags", key_from_parent="project_id"),
-        resource("releases", f"{PROJECT}/releases", key_from_parent="project_id"),
     ]
 
 
 def declared_resources(
     denied_actions: List[ResponseAction], holds: CursorHolds, pipelines_filter: Optional[CursorFilter] = None
 ) -> List[EndpointResource]:
-    """All declarative resources, children of `groups`, `projects` and `project_cursors`.
+    """The rest_api resources: the incremental tables, children of `project_cursors`, and theirs.
 
     Args:
         denied_actions (list): Response actions that skip a project's endpoint the token may not read.
@@ -166,7 +164,6 @@ def declared_resources(
         List[EndpointResource]: The declarations, for dlt's rest_api.
     """
     return [
-        *member_resources(),
         *ci_resources(holds, pipelines_filter or CursorFilter("pipelines", "pipelines", holds)),
         *issue_resources(holds),
         *merge_request_resources(holds),

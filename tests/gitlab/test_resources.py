@@ -9,7 +9,7 @@ from gitlab import gitlab_source
 from gitlab.credentials import api_url, gitlab_credentials
 from gitlab.cursors import CursorFilter, CursorHolds
 from gitlab.errors import GitLabSourceError
-from gitlab.resources import declared_resources
+from gitlab.resources import WHOLE_LISTS, declared_resources
 from gitlab.tables import TABLE, TABLES
 from gitlab_emulator.truth import TABLE_KEYS as EMULATOR_KEYS
 from tests.utils import REPO
@@ -36,6 +36,7 @@ def test_the_table_list_has_gitlabs_keys_and_dispositions():
     keys = {table.name: table.primary_key for table in TABLES}
     assert keys == {**EMULATOR_KEYS, **JOB_LOG_TABLES}
     assert {table.name for table in TABLES if table.write_disposition == "replace"} == REPLACED
+    assert {declared.table for declared in WHOLE_LISTS} == REPLACED
     assert {table.name for table in TABLES if table.write_disposition == "merge"} == set(keys) - REPLACED
 
 
@@ -46,13 +47,14 @@ def test_resources_have_the_table_lists_names_dispositions_and_keys():
     for name in EXPECTED:
         resource = source.resources[name]
         key = TABLE[name].primary_key
-        assert resource.write_disposition == TABLE[name].write_disposition, name
+        disposition = resource.write_disposition  # a function of the rows for the whole lists: it is called as dlt does
+        assert (disposition({}) if callable(disposition) else disposition) == TABLE[name].write_disposition, name
         assert resource._hints["primary_key"] == (key[0] if len(key) == 1 else list(key)), name
 
 
 def test_every_parent_reference_resolves_to_a_resource():
     declared = declared_resources([], CursorHolds())
-    names = {entry["name"] for entry in declared} | {"groups", "projects", "project_cursors"}
+    names = {entry["name"] for entry in declared} | {"project_cursors"}
     for entry in declared_resources([], CursorHolds()):
         for parent in re.findall(r"\{resources\.(\w+)\.\w+\}", entry["endpoint"]["path"]):
             assert parent in names, (entry["name"], parent)
@@ -101,6 +103,7 @@ def _shape(path):
 def test_every_curated_endpoint_comes_from_the_generated_catalogue():
     catalogue = _catalogue_paths()
     curated = {_shape(entry["endpoint"]["path"]) for entry in declared_resources([], CursorHolds())}
+    curated |= {_shape(declared.path) for declared in WHOLE_LISTS}
     discovery = {"/groups/{}", "/groups/{}/descendant_groups", "/groups/{}/projects", "/projects/{}"}
     job_listing = {"/projects/{}/jobs", "/projects/{}/pipelines/{}/jobs"}
     assert curated | discovery | job_listing <= catalogue, sorted((curated | discovery | job_listing) - catalogue)
