@@ -162,6 +162,7 @@ def summary_lines(pipeline: Pipeline, stats: GitLabRunStats, budget: RequestBudg
     lines = [
         f"Loaded {sum(top_level.values())} rows into {len(top_level)} tables in {seconds:.1f} s"
         f" with {stats.requests + stats.job_logs.requests} GitLab requests:"
+        + ("" if top_level else " nothing changed since the last load")
     ]
     width = max((len(name) for name in top_level), default=0)
     lines += [f"  {name:<{width}}  {count:>8}" for name, count in top_level.items()]

@@ -29,6 +29,9 @@ def test_a_normal_run_is_quiet_and_its_progress_lines_mean_something(emulator, w
             assert any(re.search(r"job logs \d+ of \d+", line) for line in progress), progress
     totals = re.search(r"Loaded (\d+) rows into (\d+) tables in [\d.]+ s", result.stdout)
     assert totals, result.stdout
+    rerun = workspace.run(*args)  # nothing changed in GitLab since: nothing to load, and the summary says so
+    assert rerun.returncode == 0, rerun.output
+    assert re.search(r"Loaded 0 rows into 0 tables in [\d.]+ s with \d+ GitLab requests: nothing changed", rerun.stdout)
 
 
 def test_on_a_terminal_progress_is_one_live_line(emulator, workspace):
