@@ -91,11 +91,13 @@ _ARROW_SCHEMAS = {
 
 
 # Each table gets its hints as a variant, set once on the resource: a variant starts from the
-# resource's own hints, so those stay bare (primary key and disposition only).
+# resource's own hints, so those stay bare (primary key and disposition only). The Arrow tables carry every
+# other column's type and nullability: dlt validates a variant's hints again for each Arrow table it is given,
+# ~2 ms with all the columns against ~0.3 ms with these, about 600 times at 20,000 logs.
 TABLE_HINTS: Dict[str, Dict[str, Any]] = {
-    JOB_LOGS_TABLE: {"primary_key": "job_id", "columns": {**JOB_LOGS_COLUMNS, **DLT_COLUMNS}},
-    SECTIONS_TABLE: {"primary_key": ["job_id", "section_index"], "columns": {**SECTION_COLUMNS, **DLT_COLUMNS}},
-    FINDINGS_TABLE: {"primary_key": ["job_id", "finding_index"], "columns": {**FINDING_COLUMNS, **DLT_COLUMNS}},
+    JOB_LOGS_TABLE: {"primary_key": "job_id", "columns": DLT_COLUMNS},
+    SECTIONS_TABLE: {"primary_key": ["job_id", "section_index"], "columns": DLT_COLUMNS},
+    FINDINGS_TABLE: {"primary_key": ["job_id", "finding_index"], "columns": DLT_COLUMNS},
 }
 
 
