@@ -47,7 +47,10 @@ def rename_parent_key(parent_field: str, column: str) -> Callable[[Dict[str, Any
 def _drop_nulls(row: Dict[str, Any], tables: Mapping[str, Any], table: str, prefix: str = "") -> None:
     columns = tables.get(table, {}).get("columns", {})
     for key in list(row):
-        value, column = row[key], f"{prefix}{key}"
+        value = row[key]
+        if value is not None and not isinstance(value, (dict, list)):
+            continue  # most fields: a value, whatever the schema says
+        column = prefix + key
         if columns.get(column, {}).get("data_type") is not None:
             continue
         if value is None:
