@@ -138,7 +138,8 @@ def _reset_peak_rss() -> None:
 def _pipeline_variant(args: argparse.Namespace) -> Dict[str, Any]:
     """Runs the source (every table, or every table but logs) as the CLI would, one step at a time."""
     os.environ.update({"SOURCES__GITLAB__TRACE_CONCURRENCY": str(args.concurrency),
-                       "SOURCES__GITLAB__FINGERPRINT_KEY": KEY})
+                       "SOURCES__GITLAB__FINGERPRINT_KEY": KEY, "DLT_DISABLE_PLUGINS": "true"})
+    sys.modules.setdefault("dlthub", None)  # type: ignore[arg-type]  # as gitlab_pipeline.py starts: no dlt.hub
     import dlt
     from dlt.common.schema.utils import get_write_disposition
 
