@@ -177,7 +177,7 @@ class RequestBudget:
         self._routes = [re.compile(cap.pattern) for cap in limits.routes]
         self._lock = threading.Lock()
         self._next_start = -math.inf
-        self._route_starts: Dict[int, Deque[float]] = {}  # route cap → its requests in the last minute
+        self._route_starts: List[Deque[float]] = [deque() for _ in limits.routes]  # per cap: its last minute
         self._last_hour: Deque[float] = deque()
         self._paused_until, self._pause_reason = -math.inf, ""
         self._backoffs: Dict[str, Tuple[int, float, float]] = {}  # endpoint → (429s in a row, since, held until)
@@ -243,10 +243,10 @@ class RequestBudget:
         with self._lock:
             if self._closed:
                 raise GitLabSourceError("the run ended while a request to GitLab waited for its turn")
-            now = self._clock()
-            wait, why = self._wait_for(route, now)
+            now, caps = self._clock(), self._caps_of(route)
+            wait, why = self._wait_for(route, caps, now)
             if wait <= 0:
-                self._count_sent(route, now)
+                self._count_sent(caps, now)
                 return 0.0
             if now + wait > self._deadline:
                 raise GitLabSourceError(
@@ -256,8 +256,11 @@ class RequestBudget:
             self._account_wait(now, wait, why)
             return wait
 
-    def _wait_for(self, route: str, now: float) -> Tuple[float, str]:
-        """The longest of the waits the caps and GitLab's answers so far impose on a request to `route`."""
+    def _wait_for(self, route: str, caps: List[int], now: float) -> Tuple[float, str]:
+        """The longest of the waits the caps and GitLab's answers so far impose on a request to `route`.
+
+        `caps` are the indexes of the route caps `route` falls under.
+        """
         if self._reset_at is not None and now >= self._reset_at:  # a new window: its budget is whole again
             self._remaining, self._reset_at = self._window_limit, None
         while self._last_hour and self._last_hour[0] <= now - HOUR_SECONDS:
@@ -269,8 +272,8 @@ class RequestBudget:
             (held_until, f"{misses} answer(s) 429 on {template} without RateLimit headers; backing off"),
             (self._next_start, f"pacing under {self.limits.per_minute} requests a minute"),
         ]
-        for index in self._caps_of(route):
-            cap, starts = self.limits.routes[index], self._route_starts.setdefault(index, deque())
+        for index in caps:
+            cap, starts = self.limits.routes[index], self._route_starts[index]
             while starts and starts[0] <= now - MINUTE_SECONDS:
                 starts.popleft()
             if len(starts) >= cap.per_minute:
@@ -299,10 +302,10 @@ class RequestBudget:
         """Indexes of the route caps that `route` falls under."""
         return [index for index, pattern in enumerate(self._routes) if pattern.search(route)]
 
-    def _count_sent(self, route: str, now: float) -> None:
+    def _count_sent(self, caps: List[int], now: float) -> None:
         self._next_start = now + self._spacing
-        for index in self._caps_of(route):
-            self._route_starts.setdefault(index, deque()).append(now)
+        for index in caps:
+            self._route_starts[index].append(now)
         if self.limits.per_hour:
             self._last_hour.append(now)
         if self._remaining is not None:
