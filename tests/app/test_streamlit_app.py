@@ -720,7 +720,7 @@ def test_clean_job_logs_get_their_time_page_and_a_findings_page_that_says_none_l
         expected = Expected(clean_logs)
         check_job_time(visit(page, url, "job_time"), expected)
 
-        open_page(page, url, *PAGES["secrets"][:2])
+        open_page(page, url, *PAGES["secrets"][:2], ("Job logs scanned", "Secret findings"))  # drawn, not just run
         assert_no_errors(page)
         scanned = _logs_scanned(expected)
         assert scanned > 100
