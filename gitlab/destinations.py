@@ -5,6 +5,7 @@ from typing import Any, Optional
 import dlt
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
+from gitlab.bounded_duckdb import bounded_duckdb
 from gitlab.errors import GitLabSourceError
 
 DESTINATIONS = ("duckdb", "postgres", "alloydb")
@@ -25,7 +26,7 @@ def make_destination(name: str) -> Any:
     if name not in DESTINATIONS:
         raise GitLabSourceError(f"unknown destination {name!r}: choose from {', '.join(DESTINATIONS)}")
     if name == "duckdb":
-        return dlt.destinations.duckdb(preferred_loader_file_format=DUCKDB_LOADER_FILE_FORMAT)
+        return bounded_duckdb(preferred_loader_file_format=DUCKDB_LOADER_FILE_FORMAT)
     passwordless = _passwordless_credentials(name)
     if passwordless is None:
         return dlt.destinations.postgres(destination_name=name)
