@@ -1,8 +1,10 @@
-"""DuckDB as dlt loads it, in a memory limit that its merges keep to (benchmarks/RESULTS.md, target 2).
+"""DuckDB as dlt loads it, with merges that keep to a memory limit when one is set (benchmarks/RESULTS.md, target 2).
 
 dlt de-duplicates a merge's staged rows by numbering every row, all its columns with it, in one window, which
-DuckDB cannot spill: the `job_logs` merge of 20,000 logs took 1.1 GB, and ran out of memory under any limit.
-Numbering only the keys and DuckDB's `rowid` keeps that window small, so the insert streams and spills.
+DuckDB cannot spill: the `job_logs` merge of 20,000 logs took 1.1 GB, and ran out of memory under a 256 or 512 MB
+limit. Numbering only the keys and DuckDB's `rowid` keeps that window small, so the insert streams and spills.
+No limit is set by default: logs near the 1 MB cap make DuckDB pin a load's whole log text when it commits, and
+300 of them failed under 256 MB where DuckDB's own default (80 % of RAM) loaded them.
 """
 
 from typing import Any, List, Optional, Sequence, Tuple, Type
@@ -10,13 +12,9 @@ from typing import Any, List, Optional, Sequence, Tuple, Type
 from dlt.common.destination.reference import DestinationReference
 from dlt.common.schema.typing import TSortOrder
 from dlt.destinations import duckdb
-from dlt.destinations.impl.duckdb.configuration import DuckDbClientConfiguration
 from dlt.destinations.impl.duckdb.duck import DuckDbClient
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
-
-# DuckDB's default, 80 % of RAM, let a first load of 20,000 logs take 1.6 GB; under this cap it spills to disk
-DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 class KeyWindowMergeJob(SqlMergeFollowupJob):
@@ -77,14 +75,7 @@ class KeyWindowMergeJob(SqlMergeFollowupJob):
 
 
 class BoundedDuckDbClient(DuckDbClient):
-    """dlt's DuckDB client with DUCKDB_MEMORY_LIMIT, unless configured otherwise, and KeyWindowMergeJob."""
-
-    def __init__(self, schema: Any, config: DuckDbClientConfiguration, capabilities: Any) -> None:
-        config.credentials.global_config = {
-            "memory_limit": DUCKDB_MEMORY_LIMIT,
-            **(config.credentials.global_config or {}),
-        }
-        super().__init__(schema, config, capabilities)
+    """dlt's DuckDB client, merging with KeyWindowMergeJob."""
 
     def _create_merge_followup_jobs(self, table_chain: Sequence[Any]) -> List[Any]:
         return [KeyWindowMergeJob.from_table_chain(table_chain, self.sql_client)]
