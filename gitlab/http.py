@@ -19,6 +19,7 @@ from gitlab.settings import (
     REQUEST_MAX_ATTEMPTS,
     REQUEST_MAX_RETRY_DELAY_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
+    REST_CONNECTIONS,
     USER_AGENT,
 )
 
@@ -121,7 +122,9 @@ def make_session(
         request_backoff_factor=REQUEST_BACKOFF_FACTOR,
         request_max_retry_delay=REQUEST_MAX_RETRY_DELAY_SECONDS,
     ).session
-    adapter = _BudgetedAdapter(stats, budget or RequestBudget(), pool_maxsize=16)
+    # dlt's extract workers and the lists' own threads can ask more at once than a pool of connections holds:
+    # blocking bounds the connections to GitLab, where urllib3 would open more and throw them away with a warning
+    adapter = _BudgetedAdapter(stats, budget or RequestBudget(), pool_maxsize=REST_CONNECTIONS, pool_block=True)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"{USER_AGENT} {session.headers.get('User-Agent', '')!s}".strip()

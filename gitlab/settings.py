@@ -16,6 +16,7 @@ REQUEST_TIMEOUT_SECONDS = 60
 REQUEST_MAX_ATTEMPTS = 6
 REQUEST_BACKOFF_FACTOR = 0.5
 REQUEST_MAX_RETRY_DELAY_SECONDS = 60
+REST_CONNECTIONS = 32  # REST requests in flight at once, over all threads; more wait for a connection to come back
 
 # jobs (gitlab/job_listing.py): a project's first load lists GET /projects/:id/jobs, later runs each changed pipeline
 JOB_LISTING_CONCURRENCY = 16  # pipelines asked for their jobs at once, per page of changed pipelines
