@@ -61,6 +61,8 @@ class _BudgetedAdapter(HTTPAdapter):
                 response = super().send(request, *args, **kwargs)
                 turn.observe(response.status_code, response.headers)
             if response.status_code != 429:
+                if not kwargs.get("stream"):  # read now, giving the connection back to the pool: requests reads
+                    _ = response.content  # the body after the response hooks, and one that raises would keep it
                 return response
             response.close()
 
