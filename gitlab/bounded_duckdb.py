@@ -3,8 +3,9 @@
 dlt de-duplicates a merge's staged rows by numbering every row, all its columns with it, in one window, which
 DuckDB cannot spill: the `job_logs` merge of 20,000 logs took 1.1 GB, and ran out of memory under a 256 or 512 MB
 limit. Numbering only the keys and DuckDB's `rowid` keeps that window small, so the insert streams and spills.
-No limit is set by default: logs near the 1 MB cap make DuckDB pin a load's whole log text when it commits, and
-300 of them failed under 256 MB where DuckDB's own default (80 % of RAM) loaded them.
+No limit is set by default: DuckDB pins long strings when it commits and checkpoints a table, so under 256 MB a
+table of 60 KB to 1 MB logs failed its loads once it held a few hundred MB of them, where DuckDB's own default
+(80 % of RAM) loaded them.
 """
 
 from typing import Any, List, Optional, Sequence, Tuple, Type
