@@ -24,6 +24,7 @@ def test_more_threads_than_connections_wait_for_one_without_a_warning(caplog: py
     senders = 3 * REST_CONNECTIONS
     with GitLabEmulator(latency_seconds=LATENCY_SECONDS) as emu, ThreadPoolExecutor(senders) as pool:
         url = f"{emu.base_url}/api/v4/projects"
+        emu.hold_until_in_flight(REST_CONNECTIONS)  # the first answers wait until the pool is all in use
         with caplog.at_level(logging.WARNING):
             answers = list(
                 pool.map(
